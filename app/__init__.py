@@ -1,0 +1,1 @@
+"""Traymind's desktop app: the Qt tray around the server in ``server/``."""

@@ -1,0 +1,1 @@
+"""The agent runtime: pydantic-ai agents built from config, their runs and their events."""

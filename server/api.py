@@ -1,0 +1,65 @@
+"""The ASGI application: ``/v1`` for chat apps, ``/api`` for health and status."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+
+from server.openai.errors import install_error_handlers
+from server.openai.routes import router as v1_router
+from server.state import ServerState
+
+VERSION = "0.1.0"
+HEALTH_PROBE_WAIT = 1.5
+
+
+def create_app(state: ServerState) -> FastAPI:
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        state.generation.runtime.start()
+        state.publish_agents()
+        yield
+        state.interrupt_all("the server is shutting down")
+
+    app = FastAPI(
+        title="Traymind",
+        version=VERSION,
+        lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
+    )
+    app.state.traymind = state
+    install_error_handlers(app)
+    app.include_router(v1_router)
+
+    @app.get("/api/health")
+    async def health(request: Request) -> JSONResponse:
+        generation = state.generation
+        try:
+            default = await asyncio.wait_for(
+                generation.runtime.resolved_default(), HEALTH_PROBE_WAIT
+            )
+            default_status = default.as_status()
+        except TimeoutError:
+            default_status = {"id": None, "base_url": None, "source": "none"}
+        return JSONResponse(
+            {
+                "status": "ok",
+                "version": VERSION,
+                "agents": len(generation.catalog.listed_agents()),
+                "auth": state.authenticator.mode(),
+                "default_model": default_status,
+            }
+        )
+
+    @app.get("/api/status")
+    async def status(request: Request) -> JSONResponse:
+        peer = request.client.host if request.client else None
+        state.authenticator.authenticate(request.headers.get("authorization"), peer)
+        return JSONResponse(state.status.snapshot())
+
+    return app

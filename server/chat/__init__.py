@@ -1,0 +1,1 @@
+"""Chat completions: one agent turn per request, run, rendered and stored."""

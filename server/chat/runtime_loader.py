@@ -1,0 +1,69 @@
+"""Loads the agent runtime off the request path.
+
+pydantic-ai and the provider SDKs take about two seconds to import, and finding
+the default model takes a probe of local servers; both start in the background
+when the server starts, so ``/v1/models`` answers at once and the first chat
+waits only for what is not done yet.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import TYPE_CHECKING
+
+from server.agents.default_model import DefaultModel, resolve_default_model
+from server.config import Config
+
+if TYPE_CHECKING:
+    from server.agents.runtime import AgentRuntime
+
+log = logging.getLogger(__name__)
+
+
+def _import_runtime() -> type[AgentRuntime]:
+    from server.agents.runtime import AgentRuntime
+
+    return AgentRuntime
+
+
+class RuntimeLoader:
+    """The runtime of one config, built once, on first need or in the background."""
+
+    def __init__(self, config: Config) -> None:
+        self._config = config
+        self._task: asyncio.Task[AgentRuntime] | None = None
+        self._default_task: asyncio.Task[DefaultModel] | None = None
+        self.default_model: DefaultModel | None = None
+        if "default" in config.models:
+            m = config.models["default"]
+            self.default_model = DefaultModel("config", m.id, m.base_url, m.api_key_env)
+
+    def start(self) -> None:
+        if self._task is None:
+            loop = asyncio.get_running_loop()
+            self._default_task = loop.create_task(self._default())
+            self._task = loop.create_task(self._load())
+
+    async def _load(self) -> AgentRuntime:
+        assert self._default_task is not None
+        runtime_class, default = await asyncio.gather(
+            asyncio.to_thread(_import_runtime), asyncio.shield(self._default_task)
+        )
+        return runtime_class(self._config, default)
+
+    async def _default(self) -> DefaultModel:
+        if self.default_model is None:
+            self.default_model = await resolve_default_model()
+        return self.default_model
+
+    async def resolved_default(self) -> DefaultModel:
+        """The default model, once the (brief) probe has finished."""
+        self.start()
+        assert self._default_task is not None
+        return await asyncio.shield(self._default_task)
+
+    async def get(self) -> AgentRuntime:
+        self.start()
+        assert self._task is not None
+        return await asyncio.shield(self._task)

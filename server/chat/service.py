@@ -1,0 +1,223 @@
+"""The chat completions service: request in, agent turn run, completion or stream out."""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+import time
+from collections.abc import AsyncIterator, Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from server.agents.catalog import Target
+from server.agents.events import RunDone, RunEvent, TextDelta
+from server.chat.rendering import ContentRenderer
+from server.chat.turn_task import Interrupted, TurnTask
+from server.errors import InvalidRequest, Overloaded, TraymindError
+from server.openai.chat_request import ChatTurn, parse_chat_turn
+from server.openai.sse import DONE, ChunkEncoder
+from server.openai.wire import AssistantMessage, ChatCompletion, Choice, Usage
+from server.sessions import SessionRef, session_ref
+from server.status import client_kind
+
+if TYPE_CHECKING:
+    from server.state import ServerState
+
+DEFAULT_CONTEXT_TOKENS = 32_768
+CHARS_PER_TOKEN = 3  # a cautious estimate: trimming must leave room for the reply
+
+
+@dataclass(frozen=True, slots=True)
+class Caller:
+    """Who is asking: the session namespace of their key (``noauth`` without one)."""
+
+    namespace: str
+
+
+def completion_id() -> str:
+    return "chatcmpl-" + secrets.token_hex(12)
+
+
+def interrupted_sentence(reason: str) -> str:
+    return f"\n\n[Traymind stopped this answer: {reason}.]"
+
+
+class ChatService:
+    """Runs one agent turn per request against the current config generation."""
+
+    def __init__(self, state: ServerState) -> None:
+        self._state = state
+
+    def _resolve(self, turn: ChatTurn) -> str:
+        generation = self._state.generation
+        target: Target = generation.catalog.resolve(turn.model)
+        if target.kind == "agent":
+            return target.id
+        if target.kind == "auto":
+            # Routing arrives with the router; until then `auto` is the first listed agent.
+            return generation.catalog.listed_agents()[0]
+        raise InvalidRequest(
+            f"Teams are listed but not yet runnable in this version ('{turn.model}').",
+            param="model",
+            code="model_not_supported",
+        )
+
+    async def complete(
+        self, body: dict[str, object], caller: Caller, headers: Mapping[str, str]
+    ) -> ChatCompletion | AsyncIterator[bytes]:
+        """A whole completion, or an SSE byte stream whose first event is already known."""
+        turn = parse_chat_turn(body)
+        agent_id = self._resolve(turn)
+        ref = session_ref(headers, caller.namespace, agent_id)
+        task, renderer = await self._start_turn(turn, agent_id, ref, headers)
+        if turn.stream:
+            return await self._stream(turn, agent_id, task, renderer)
+        return await self._collect(agent_id, task, renderer)
+
+    async def _start_turn(
+        self, turn: ChatTurn, agent_id: str, ref: SessionRef | None, headers: Mapping[str, str]
+    ) -> tuple[TurnTask, ContentRenderer]:
+        state = self._state
+        generation = state.generation
+        agent_config = generation.config.agents[agent_id]
+        if len(state.turns) >= state.max_turns:
+            raise Overloaded(
+                "Traymind is busy with too many requests; try again shortly.",
+                headers={"Retry-After": "1"},
+            )
+        runtime = await generation.runtime.get()
+        budget = self._char_budget(agent_config.model)
+        ticket = state.status.run_started(
+            agent_id, turn.model, ref.short if ref else None, client_kind(headers), turn.stream
+        )
+
+        async def produce(queue: asyncio.Queue[object]) -> None:
+            status, error = 200, None
+            try:
+                async with state.locks.hold(ref) if ref else _no_lock():
+                    stored = (
+                        await asyncio.to_thread(state.store.recent_turns, ref, budget)
+                        if ref is not None
+                        else []
+                    )
+                    prior = [] if stored else turn.prior
+                    async for event in runtime.run(agent_id, turn.prompt, stored, prior):
+                        if isinstance(event, RunDone) and ref is not None:
+                            await asyncio.to_thread(
+                                state.store.append_turn, ref, event.new_messages_json
+                            )
+                        queue.put_nowait(event)
+            except asyncio.CancelledError:
+                status, error = 499, "cancelled"
+                raise
+            except TraymindError as exc:
+                status, error = exc.status, exc.message
+                raise
+            finally:
+                state.status.run_finished(ticket, status, error)
+
+        task = TurnTask(produce)
+        state.turns.add(task)
+        task.start()
+        return task, ContentRenderer(show_tool_calls=agent_config.show_tool_calls)
+
+    def _char_budget(self, model_name: str) -> int:
+        model = self._state.generation.config.models.get(model_name)
+        tokens = (model.context_window if model else None) or DEFAULT_CONTEXT_TOKENS
+        return tokens * CHARS_PER_TOKEN
+
+    async def _collect(
+        self, agent_id: str, task: TurnTask, renderer: ContentRenderer
+    ) -> ChatCompletion:
+        parts: list[str] = []
+        usage = Usage()
+        try:
+            while (event := await task.next()) is not None:
+                if isinstance(event, Interrupted):
+                    raise TraymindError(f"The answer was interrupted: {event.reason}.")
+                if isinstance(event, RunDone):
+                    usage = Usage.of(event.input_tokens, event.output_tokens)
+                else:
+                    parts.append(renderer.render(event))
+        finally:
+            # Synchronous bookkeeping first: under a cancelled scope every await raises again.
+            self._state.turns.discard(task)
+            await task.close()
+        return ChatCompletion(
+            id=completion_id(),
+            created=int(time.time()),
+            model=agent_id,
+            choices=[Choice(message=AssistantMessage(content="".join(parts)))],
+            usage=usage,
+        )
+
+    async def _stream(
+        self, turn: ChatTurn, agent_id: str, task: TurnTask, renderer: ContentRenderer
+    ) -> AsyncIterator[bytes]:
+        """Waits for the first event so that early failures are plain HTTP errors."""
+        try:
+            first = await task.next()
+        except BaseException:
+            self._state.turns.discard(task)
+            await task.close()
+            raise
+        encoder = ChunkEncoder(
+            completion_id(), int(time.time()), agent_id, include_usage=turn.include_usage
+        )
+        return self._stream_body(first, task, renderer, encoder, turn.include_usage)
+
+    async def _stream_body(
+        self,
+        first: RunEvent | Interrupted | None,
+        task: TurnTask,
+        renderer: ContentRenderer,
+        encoder: ChunkEncoder,
+        include_usage: bool,
+    ) -> AsyncIterator[bytes]:
+        usage: RunDone | None = None
+        try:
+            yield encoder.role()
+            event = first
+            while event is not None:
+                if isinstance(event, Interrupted):
+                    yield encoder.content(
+                        renderer.close_interrupted() + interrupted_sentence(event.reason)
+                    )
+                    break
+                if isinstance(event, RunDone):
+                    usage = event
+                elif isinstance(event, TextDelta):
+                    yield encoder.content(event.text)
+                else:
+                    text = renderer.render(event)
+                    if text:
+                        yield encoder.content(text)
+                try:
+                    event = await task.next()
+                except TraymindError as exc:
+                    yield encoder.content(
+                        renderer.close_interrupted() + f"\n\n[Traymind: {exc.message}]"
+                    )
+                    break
+            yield encoder.finish()
+            if include_usage:
+                yield encoder.usage(
+                    usage.input_tokens if usage else 0, usage.output_tokens if usage else 0
+                )
+            yield DONE
+        finally:
+            # Synchronous bookkeeping first: under a cancelled scope every await raises again.
+            self._state.turns.discard(task)
+            await task.close()
+
+
+class _NoLock:
+    async def __aenter__(self) -> None:
+        return None
+
+    async def __aexit__(self, *exc: object) -> None:
+        return None
+
+
+def _no_lock() -> _NoLock:
+    return _NoLock()

@@ -1,0 +1,280 @@
+"""The config.yaml schema: models, agents, teams, router, knowledge bases, server.
+
+Every section forbids unknown keys so that a typo is an error rather than a
+silently ignored setting. A key left empty in YAML (``instructions:``) means
+its default. Checks that span sections (does this model exist?) live in
+``references`` and run once the sections themselves are valid.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+from pydantic_core import PydanticCustomError
+
+from server.config.providers import PROVIDERS, translate_provider
+from server.config.references import reference_problems
+from server.tools import ToolRef, validate_tool_options
+
+ENV_VAR_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+LITERAL_KEY = (
+    "an API key does not belong in config.yaml; put it in an environment variable "
+    "(or the .env file beside config.yaml) and name that variable in api_key_env"
+)
+
+
+def key_error(key: str, message: str) -> PydanticCustomError:
+    """An error about ``key`` inside the section being validated (reported at that key)."""
+    return PydanticCustomError("config_key", "{message}", {"key": key, "message": message})
+
+
+class Section(BaseModel):
+    """A config section: unknown keys are errors; a key set to null means its default."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _null_means_default(cls, data: object) -> object:
+        if not isinstance(data, dict):
+            return data
+        fields = cls.model_fields
+        return {
+            key: value
+            for key, value in data.items()
+            if not (
+                value is None
+                and key in fields
+                and not fields[key].is_required()
+                and fields[key].default is not None
+            )
+        }
+
+
+class ModelConfig(Section):
+    """``models.<name>``: a provider's model and how to reach it."""
+
+    provider: Literal["openai", "anthropic"] = "openai"  # openai: any OpenAI-compatible endpoint
+    id: str = Field(min_length=1)
+    base_url: str | None = None
+    api_key_env: str | None = None  # the name of the env var holding the key, never the key
+    context_window: int | None = Field(default=None, gt=0)
+    timeout_seconds: float = Field(default=120, gt=0)
+    extra_kwargs: dict[str, Any] = {}
+
+    @model_validator(mode="before")
+    @classmethod
+    def _normalize(cls, data: object) -> object:
+        """Refuse literal keys; accept MindRoom's provider names, ``host`` and
+        ``extra_kwargs.base_url``."""
+        if not isinstance(data, dict):
+            return data
+        if "api_key" in data:
+            raise key_error("api_key", LITERAL_KEY)
+        data = translate_provider(data)
+        extra = data.get("extra_kwargs")
+        if isinstance(extra, dict):
+            if "api_key" in extra:
+                raise key_error("extra_kwargs.api_key", LITERAL_KEY)
+            if "base_url" in extra:
+                extra = dict(extra)
+                moved = extra.pop("base_url")
+                if data.get("base_url") not in (None, moved):
+                    raise key_error(
+                        "extra_kwargs.base_url", "conflicts with base_url; set only one of them"
+                    )
+                data["base_url"], data["extra_kwargs"] = moved, extra
+        return data
+
+    @field_validator("provider", mode="before")
+    @classmethod
+    def _known_provider(cls, value: object) -> object:
+        if isinstance(value, str) and value.lower() in PROVIDERS:
+            return value.lower()
+        raise ValueError(
+            f"unknown provider '{value}'; use 'openai' (OpenAI or any OpenAI-compatible "
+            "server, with base_url) or 'anthropic'"
+        )
+
+    @field_validator("api_key_env")
+    @classmethod
+    def _env_var_name(cls, value: str | None) -> str | None:
+        if value is not None and not ENV_VAR_NAME.fullmatch(value):
+            raise ValueError(
+                "must be the name of an environment variable (letters, digits, underscores), "
+                "not the key itself"
+            )
+        return value
+
+
+def _known_tool(ref: ToolRef) -> ToolRef:
+    validate_tool_options(ref.name, ref.options)
+    return ref
+
+
+class PrivateConfig(Section):
+    """``agents.<id>.private``: the agent keeps separate state per user (or user and agent)."""
+
+    per: Literal["user", "user_agent"]
+
+
+class AgentConfig(Section):
+    """``agents.<id>``: one agent clients can talk to."""
+
+    display_name: str | None = None
+    role: str | None = None
+    model: str = "default"  # a key under models; "default" may also be resolved at runtime
+    instructions: list[str] = []
+    tools: list[Annotated[ToolRef, AfterValidator(_known_tool)]] = []
+    show_tool_calls: bool = True
+    worker_scope: Literal["shared", "user", "user_agent"] | None = None
+    private: PrivateConfig | None = None
+    knowledge_bases: list[str] = []
+    memory: bool = False
+
+    @field_validator("instructions", mode="before")
+    @classmethod
+    def _one_instruction(cls, value: object) -> object:
+        return [value] if isinstance(value, str) else value
+
+    @field_validator("tools")
+    @classmethod
+    def _each_tool_once(cls, tools: list[ToolRef]) -> list[ToolRef]:
+        names = [tool.name for tool in tools]
+        twice = sorted({name for name in names if names.count(name) > 1})
+        if twice:
+            raise ValueError(f"each tool may be listed once; repeated: {', '.join(twice)}")
+        return tools
+
+    @property
+    def listable(self) -> bool:
+        """Shown in the model list: per-user (private or scoped) agents are not."""
+        return self.worker_scope in (None, "shared") and self.private is None
+
+    def label(self, agent_id: str) -> str:
+        """The name to show: ``display_name``, else the id."""
+        return self.display_name or agent_id
+
+
+class TeamConfig(Section):
+    """``teams.<id>``: agents answering together."""
+
+    display_name: str | None = None
+    role: str | None = None
+    agents: list[str] = Field(min_length=1)
+    mode: Literal["coordinate", "collaborate"] = "coordinate"
+    model: str = "default"
+
+    def label(self, team_id: str) -> str:
+        return self.display_name or team_id
+
+
+class RouterConfig(Section):
+    """``router``: picks an agent when a client asks for ``auto``."""
+
+    model: str = "default"
+
+
+class GitSource(Section):
+    """``knowledge_bases.<id>.git``: keep the folder in sync with a repository."""
+
+    repo_url: str
+    branch: str = "main"
+    poll_interval_seconds: float = Field(default=300, gt=0)
+
+
+class KnowledgeBaseConfig(Section):
+    """``knowledge_bases.<id>``: a folder of documents agents can search."""
+
+    description: str | None = None
+    path: str  # absolute after loading: relative paths start at the config file's folder
+    watch: bool = True
+    include: list[str] | None = None
+    exclude: list[str] = []
+    git: GitSource | None = None
+
+    @field_validator("path")
+    @classmethod
+    def _absolute(cls, value: str, info: ValidationInfo) -> str:
+        if not value.strip():
+            raise ValueError("must not be empty")
+        path = Path(value).expanduser()
+        base_dir = (info.context or {}).get("base_dir")
+        if not path.is_absolute() and base_dir is not None:
+            path = (Path(base_dir) / path).resolve()
+        return str(path)
+
+
+class EmbeddingsConfig(Section):
+    """``embeddings``: the model that indexes knowledge bases."""
+
+    model: str
+
+
+class ServerSettings(Section):
+    """``server``: HTTP limits and which hosts and origins may call the API."""
+
+    trusted_hosts: list[str] = []
+    cors_origins: list[str] = []
+    max_body_bytes: int = Field(default=8 * 1024 * 1024, gt=0)
+    max_concurrent_runs: int = Field(default=64, gt=0)
+    max_queued_runs: int = Field(default=256, ge=0)
+
+
+class Config(Section):
+    """A whole config.yaml. ``source_path`` and ``warnings`` are set by the loader."""
+
+    models: dict[str, ModelConfig] = {}
+    agents: dict[str, AgentConfig] = {}
+    teams: dict[str, TeamConfig] = {}
+    router: RouterConfig = RouterConfig()
+    knowledge_bases: dict[str, KnowledgeBaseConfig] = {}
+    embeddings: EmbeddingsConfig | None = None
+    server: ServerSettings = ServerSettings()
+
+    _source_path: Path | None = PrivateAttr(default=None)
+    _warnings: list[str] = PrivateAttr(default_factory=list)
+
+    @property
+    def source_path(self) -> Path | None:
+        """The file this config was loaded from, if any."""
+        return self._source_path
+
+    @source_path.setter
+    def source_path(self, value: Path | None) -> None:
+        self._source_path = value
+
+    @property
+    def warnings(self) -> list[str]:
+        """Human lines about settings that were ignored (e.g. MindRoom-only keys)."""
+        return self._warnings
+
+    @warnings.setter
+    def warnings(self, value: list[str]) -> None:
+        self._warnings = list(value)
+
+    @model_validator(mode="after")
+    def _references(self) -> Config:
+        problems = reference_problems(self)
+        if problems:
+            raise PydanticCustomError(
+                "config_references",
+                "{summary}",
+                {
+                    "summary": "; ".join(f"{p.key_path}: {p.message}" for p in problems),
+                    "problems": problems,
+                },
+            )
+        return self

@@ -1,0 +1,98 @@
+"""Every failure of ``/v1`` as ``{"error": {message, type, param, code}}``, in one place."""
+
+from __future__ import annotations
+
+import logging
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from server.errors import TraymindError
+from server.openai.wire import ErrorBody, ErrorResponse
+
+log = logging.getLogger(__name__)
+
+_STATUS_TYPES = {
+    400: "invalid_request_error",
+    401: "invalid_request_error",
+    403: "invalid_request_error",
+    404: "invalid_request_error",
+    405: "invalid_request_error",
+    413: "invalid_request_error",
+    421: "invalid_request_error",
+    429: "rate_limit_error",
+}
+
+
+def error_response(
+    status: int,
+    message: str,
+    *,
+    type_: str | None = None,
+    param: str | None = None,
+    code: str | None = None,
+    headers: dict[str, str] | None = None,
+) -> JSONResponse:
+    body = ErrorResponse(
+        error=ErrorBody(
+            message=message,
+            type=type_ or _STATUS_TYPES.get(status, "server_error"),
+            param=param,
+            code=code,
+        )
+    )
+    return JSONResponse(body.model_dump(), status_code=status, headers=headers)
+
+
+def from_exception(exc: TraymindError) -> JSONResponse:
+    return error_response(
+        exc.status,
+        exc.message,
+        type_=exc.type,
+        param=exc.param,
+        code=exc.code,
+        headers=exc.headers,
+    )
+
+
+def error_event_payload(exc: TraymindError) -> dict[str, object]:
+    """The same error as a dict, for places that write JSON themselves."""
+    return {
+        "error": {"message": exc.message, "type": exc.type, "param": exc.param, "code": exc.code}
+    }
+
+
+async def _traymind_error(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, TraymindError)
+    return from_exception(exc)
+
+
+async def _http_error(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, StarletteHTTPException)
+    if exc.status_code == 404:
+        return error_response(404, "Unknown path. See GET /v1/models.", code="not_found")
+    if exc.status_code == 405:
+        return error_response(405, "Method not allowed on this path.", code="method_not_allowed")
+    return error_response(exc.status_code, str(exc.detail), headers=exc.headers)
+
+
+async def _validation_error(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    first = exc.errors()[0] if exc.errors() else {}
+    loc = [str(p) for p in first.get("loc", ()) if p not in ("body", "query", "path")]
+    message = f"Invalid request: {first.get('msg', 'bad input')}"
+    return error_response(400, message, param=".".join(loc) or None)
+
+
+async def _unexpected_error(request: Request, exc: Exception) -> JSONResponse:
+    log.exception("unhandled error on %s %s", request.method, request.url.path)
+    return error_response(500, "Internal error in Traymind; see its log for details.")
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(TraymindError, _traymind_error)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(Exception, _unexpected_error)

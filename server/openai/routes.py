@@ -1,0 +1,72 @@
+"""The ``/v1`` routes: authenticate, parse, call one service, serialize."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse, Response
+
+from server.chat.service import Caller, ChatService
+from server.errors import NotFound, PayloadTooLarge
+from server.openai.chat_request import decode_body
+from server.openai.streaming import EventStreamResponse
+from server.openai.wire import ModelList
+from server.state import ServerState
+
+router = APIRouter(prefix="/v1")
+
+
+def _state(request: Request) -> ServerState:
+    return request.app.state.traymind
+
+
+def _caller(request: Request) -> Caller:
+    state = _state(request)
+    peer = request.client.host if request.client else None
+    return Caller(state.authenticator.authenticate(request.headers.get("authorization"), peer))
+
+
+async def _read_body(request: Request, limit: int) -> bytes:
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > limit:
+        raise PayloadTooLarge(f"The request body is larger than {limit} bytes.")
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise PayloadTooLarge(f"The request body is larger than {limit} bytes.")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+@router.get("/models")
+async def list_models(request: Request) -> Response:
+    _caller(request)
+    cards = _state(request).generation.catalog.cards()
+    return Response(ModelList(data=cards).model_dump_json(), media_type="application/json")
+
+
+@router.get("/models/{model_id:path}")
+async def get_model(request: Request, model_id: str) -> Response:
+    _caller(request)
+    card = _state(request).generation.catalog.card(model_id)
+    return Response(card.model_dump_json(), media_type="application/json")
+
+
+@router.post("/chat/completions")
+async def chat_completions(request: Request) -> Response:
+    caller = _caller(request)
+    state = _state(request)
+    raw = await _read_body(request, state.generation.config.server.max_body_bytes)
+    result = await ChatService(state).complete(decode_body(raw), caller, request.headers)
+    if isinstance(result, AsyncIterator):
+        return EventStreamResponse(result)
+    return Response(result.model_dump_json(), media_type="application/json")
+
+
+@router.api_route("/{path:path}", methods=["GET", "POST", "PUT", "PATCH", "DELETE"])
+async def unknown_path(request: Request, path: str) -> JSONResponse:
+    _caller(request)
+    raise NotFound(f"Unknown path /v1/{path}. Traymind serves /v1/models and /v1/chat/completions.")

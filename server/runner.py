@@ -1,0 +1,228 @@
+"""The one interface to a running server: start, stop, reload, status.
+
+Used by ``traymind serve`` and by the tray app alike. The socket is bound here,
+before uvicorn starts, so a port in use is a clear error instead of a uvicorn
+thread that exits silently; uvicorn then runs in a background thread.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import errno
+import logging
+import os
+import socket
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+import uvicorn
+
+from server.api import create_app
+from server.auth import Authenticator, EnvironmentKeys, KeySource, env_flag
+from server.config import Config, load_config, locate_config
+from server.paths import resolve_data_dir
+from server.sessions import HistoryStore
+from server.state import Generation, ServerState
+from server.status import StatusHub
+
+log = logging.getLogger(__name__)
+
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 8765
+STOP_TIMEOUT = 4.0
+
+
+class StartupError(Exception):
+    """The server could not start; the message is one sentence for a person."""
+
+
+class PortInUse(StartupError):
+    def __init__(self, host: str, port: int) -> None:
+        super().__init__(
+            f"Port {port} on {host} is already in use; choose another with --port "
+            "(or stop the program using it)."
+        )
+        self.host = host
+        self.port = port
+
+
+@dataclass(slots=True)
+class ServeOptions:
+    """Options of ``traymind serve``; None means the environment or the default decides."""
+
+    config: str | None = None
+    host: str = DEFAULT_HOST
+    port: int = DEFAULT_PORT
+    data_dir: str | None = None
+    keystore: str | None = None
+    allow_unauthenticated: bool | None = None
+
+
+def bind_socket(host: str, port: int) -> socket.socket:
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except socket.gaierror as exc:
+        raise StartupError(f"Cannot listen on '{host}': {exc.strerror}.") from None
+    family, kind, proto, _, address = infos[0]
+    sock = socket.socket(family, kind, proto)
+    try:
+        if os.name != "nt":
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(address)
+        sock.listen(2048)
+    except OSError as exc:
+        sock.close()
+        if exc.errno in (errno.EADDRINUSE, getattr(errno, "WSAEADDRINUSE", -1)):
+            raise PortInUse(host, port) from None
+        raise StartupError(f"Cannot listen on {host}:{port}: {exc.strerror}.") from None
+    sock.setblocking(False)
+    return sock
+
+
+def url_host(host: str) -> str:
+    return f"[{host}]" if ":" in host else host
+
+
+def key_sources(data_dir: Path, keystore: str | None, status: StatusHub) -> list[KeySource]:
+    """Environment keys, plus the keyring (or file) store when it can be used."""
+    from server.keystore import KeyringUnavailable, KeyStore
+
+    sources: list[KeySource] = [EnvironmentKeys.from_environ()]
+    try:
+        sources.append(KeyStore.open(data_dir, keystore))
+        status.set_extra("keystore", {"state": "ok", "message": sources[-1].describe_backend()})
+    except KeyringUnavailable as exc:
+        log.warning("%s", exc)
+        status.set_extra("keystore", {"state": "unavailable", "message": str(exc)})
+    return sources
+
+
+class ServerHandle:
+    """A server in a background thread, as one object."""
+
+    def __init__(self, options: ServeOptions, status: StatusHub | None = None) -> None:
+        self.options = options
+        self.status = status or StatusHub()
+        self.state: ServerState | None = None
+        self._server: uvicorn.Server | None = None
+        self._thread: threading.Thread | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self.host = options.host
+        self.port = options.port
+
+    @property
+    def url(self) -> str:
+        return f"http://{url_host(self.host)}:{self.port}/v1"
+
+    @property
+    def running(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    def _build_state(self) -> ServerState:
+        config_path = locate_config(self.options.config)
+        config = load_config(config_path)
+        for warning in config.warnings:
+            log.warning("%s", warning)
+        data_dir = resolve_data_dir(self.options.data_dir)
+        store = HistoryStore(data_dir / "sessions.sqlite3")
+        store.open()
+        allow = self.options.allow_unauthenticated
+        if allow is None:
+            allow = env_flag(os.environ.get("OPENAI_COMPAT_ALLOW_UNAUTHENTICATED"))
+        authenticator = Authenticator(
+            key_sources(data_dir, self.options.keystore, self.status),
+            allow_unauthenticated=allow,
+        )
+        return ServerState(
+            generation=Generation.of(config),
+            authenticator=authenticator,
+            store=store,
+            status=self.status,
+            config_path=config_path,
+            data_dir=data_dir,
+            max_turns=config.server.max_concurrent_runs + config.server.max_queued_runs,
+        )
+
+    def start(self) -> None:
+        """Load config, bind, serve; returns once the socket accepts connections."""
+        state = self._build_state()
+        sock = bind_socket(self.options.host, self.options.port)
+        self.port = sock.getsockname()[1]
+        self.state = state
+        config = uvicorn.Config(
+            create_app(state),
+            log_config=None,
+            access_log=False,
+            lifespan="on",
+            timeout_graceful_shutdown=2,
+            ws="none",
+        )
+        server = uvicorn.Server(config)
+        self._server = server
+        started = threading.Event()
+
+        def run() -> None:
+            loop_factory = config.get_loop_factory() or asyncio.new_event_loop
+            loop = loop_factory()
+            self._loop = loop
+            asyncio.set_event_loop(loop)
+            try:
+                loop.run_until_complete(server.serve(sockets=[sock]))
+            except BaseException:
+                log.exception("the server stopped with an error")
+            finally:
+                started.set()
+                loop.close()
+                sock.close()
+                state.store.close()
+
+        self._thread = threading.Thread(target=run, name="traymind-server", daemon=True)
+        self._thread.start()
+        while not started.wait(0.01):
+            if server.started:
+                break
+        if not server.started:
+            raise StartupError("The server failed to start; see the log for details.")
+        self.status.set_server(
+            state="running",
+            url=self.url,
+            listen=f"{self.host}:{self.port}",
+            auth=state.authenticator.mode(),
+        )
+
+    def stop(self, timeout: float = STOP_TIMEOUT) -> None:
+        """Stop promptly: open streams are ended with a sentence, then uvicorn exits."""
+        server, thread, loop, state = self._server, self._thread, self._loop, self.state
+        if server is None or thread is None:
+            return
+        if loop is not None and state is not None and not loop.is_closed():
+            with contextlib.suppress(RuntimeError):  # the loop closed meanwhile
+                loop.call_soon_threadsafe(state.interrupt_all, "the server is shutting down")
+        server.should_exit = True
+        thread.join(timeout * 0.75)
+        if thread.is_alive():
+            server.force_exit = True
+            thread.join(timeout * 0.25)
+        self._server = self._thread = self._loop = None
+        self.status.set_server(state="stopped")
+
+    def reload(self) -> Config:
+        """Re-read config.yaml; the new config serves new requests, live sessions go on.
+
+        Raises ``ConfigError`` and keeps the old config when the file is invalid.
+        """
+        state, loop = self.state, self._loop
+        assert state is not None and state.config_path is not None
+        config = load_config(state.config_path)
+        generation = Generation.of(config)
+
+        def swap() -> None:
+            state.generation = generation
+            generation.runtime.start()
+            state.publish_agents()
+
+        if loop is not None and not loop.is_closed():
+            loop.call_soon_threadsafe(swap)
+        return config

@@ -1,0 +1,137 @@
+"""Conversation history in SQLite under the data dir.
+
+One row per completed turn (the turn's messages as pydantic-ai JSON), written in
+one transaction: a crash, a disconnect or an error leaves either the whole turn or
+none of it. WAL mode lets readers run beside the one writer and survives SIGKILL.
+Reads walk turns newest first and stop at the character budget, so a turn's cost
+does not grow with the stored history beyond what the model can take.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+import time
+from pathlib import Path
+
+from server.errors import TraymindError
+from server.sessions.ids import SessionRef
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS turns (
+    namespace TEXT NOT NULL,
+    session TEXT NOT NULL,
+    agent TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    messages BLOB NOT NULL,
+    chars INTEGER NOT NULL,
+    created REAL NOT NULL,
+    PRIMARY KEY (namespace, session, agent, seq)
+) WITHOUT ROWID;
+"""
+
+
+class StorageError(TraymindError):
+    status = 500
+    type = "server_error"
+    code = "storage_error"
+
+
+class HistoryStore:
+    """Stored turns per (namespace, session, agent)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._lock = threading.Lock()
+        self._db: sqlite3.Connection | None = None
+
+    def open(self) -> None:
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute("PRAGMA synchronous=NORMAL")
+            db.execute("PRAGMA busy_timeout=5000")
+            db.executescript(SCHEMA)
+        except (sqlite3.Error, OSError) as exc:
+            raise StorageError(f"Cannot open the session store at {self.path}: {exc}.") from exc
+        self._db = db
+
+    def close(self) -> None:
+        with self._lock:
+            if self._db is not None:
+                self._db.close()
+                self._db = None
+
+    @property
+    def db(self) -> sqlite3.Connection:
+        if self._db is None:
+            self.open()
+        assert self._db is not None
+        return self._db
+
+    def has_history(self, ref: SessionRef) -> bool:
+        with self._lock:
+            row = self.db.execute(
+                "SELECT 1 FROM turns WHERE namespace=? AND session=? AND agent=? LIMIT 1",
+                (ref.namespace, ref.session_id, ref.agent),
+            ).fetchone()
+        return row is not None
+
+    def recent_turns(self, ref: SessionRef, char_budget: int) -> list[bytes]:
+        """The newest turns whose total size fits ``char_budget`` (at least one), oldest first."""
+        picked: list[bytes] = []
+        used = 0
+        with self._lock:
+            cursor = self.db.execute(
+                "SELECT messages, chars FROM turns WHERE namespace=? AND session=? AND agent=? "
+                "ORDER BY seq DESC",
+                (ref.namespace, ref.session_id, ref.agent),
+            )
+            for messages, chars in cursor:
+                if picked and used + chars > char_budget:
+                    break
+                picked.append(messages)
+                used += chars
+            cursor.close()
+        picked.reverse()
+        return picked
+
+    def append_turn(self, ref: SessionRef, messages: bytes) -> None:
+        """Store one complete turn atomically."""
+        try:
+            with self._lock:
+                db = self.db
+                db.execute("BEGIN IMMEDIATE")
+                try:
+                    (seq,) = db.execute(
+                        "SELECT COALESCE(MAX(seq), 0) + 1 FROM turns "
+                        "WHERE namespace=? AND session=? AND agent=?",
+                        (ref.namespace, ref.session_id, ref.agent),
+                    ).fetchone()
+                    db.execute(
+                        "INSERT INTO turns VALUES (?, ?, ?, ?, ?, ?, ?)",
+                        (
+                            ref.namespace,
+                            ref.session_id,
+                            ref.agent,
+                            seq,
+                            messages,
+                            len(messages),
+                            time.time(),
+                        ),
+                    )
+                    db.execute("COMMIT")
+                except BaseException:
+                    db.execute("ROLLBACK")
+                    raise
+        except sqlite3.Error as exc:
+            raise StorageError(f"Could not save the conversation turn: {exc}.") from exc
+
+    def turn_count(self, ref: SessionRef) -> int:
+        with self._lock:
+            (count,) = self.db.execute(
+                "SELECT COUNT(*) FROM turns WHERE namespace=? AND session=? AND agent=?",
+                (ref.namespace, ref.session_id, ref.agent),
+            ).fetchone()
+        return int(count)

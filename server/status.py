@@ -1,0 +1,201 @@
+"""The live status hub: what the tray's status window and ``/api/status`` show.
+
+Services report here (runs starting and finishing, server state); listeners are
+told that something changed and read a snapshot. Listeners are called on the
+server's thread: the tray app hands the news to its GUI thread itself.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Mapping
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+Listener = Callable[[str], None]
+
+RECENT_REQUESTS = 100
+SESSION_LIMIT = 500
+
+
+@dataclass(slots=True)
+class AgentStatus:
+    id: str
+    name: str
+    model: str
+    running: int = 0
+    requests: int = 0
+    last_used: float | None = None
+    last_error: str | None = None
+
+
+@dataclass(slots=True)
+class SessionStatus:
+    key: str
+    agent: str
+    client: str
+    turns: int = 0
+    last_activity: float = 0.0
+    streaming: bool = False
+
+
+@dataclass(slots=True)
+class RequestRecord:
+    time: float
+    model: str
+    session: str | None
+    status: int
+    latency_ms: float
+
+
+@dataclass(slots=True)
+class RunTicket:
+    agent: str
+    model: str
+    session: str | None
+    started: float = field(default_factory=time.monotonic)
+
+
+def client_kind(headers: Mapping[str, str]) -> str:
+    """A guess at the chat app behind a request, from its headers."""
+    agent = headers.get("user-agent", "").lower()
+    if "x-librechat-conversation-id" in headers or "librechat" in agent:
+        return "LibreChat"
+    if "x-openwebui-chat-id" in headers or "openwebui" in agent or "open-webui" in agent:
+        return "Open WebUI"
+    if agent.startswith("openai/") or agent.startswith("asyncopenai/"):
+        return "OpenAI SDK"
+    if "langchain" in agent:
+        return "LangChain"
+    if agent.startswith("curl/"):
+        return "curl"
+    return "other"
+
+
+class StatusHub:
+    """Thread-safe live counters and tables, with change listeners."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._listeners: list[Listener] = []
+        self.server: dict[str, Any] = {"state": "stopped"}
+        self.started_at: float | None = None
+        self.requests_served = 0
+        self.errors = 0
+        self.agents: dict[str, AgentStatus] = {}
+        self.sessions: dict[str, SessionStatus] = {}
+        self.recent: deque[RequestRecord] = deque(maxlen=RECENT_REQUESTS)
+        self.extra: dict[str, Any] = {}
+
+    def subscribe(self, listener: Listener) -> Callable[[], None]:
+        with self._lock:
+            self._listeners.append(listener)
+
+        def unsubscribe() -> None:
+            with self._lock:
+                if listener in self._listeners:
+                    self._listeners.remove(listener)
+
+        return unsubscribe
+
+    def _notify(self, what: str) -> None:
+        for listener in list(self._listeners):
+            listener(what)
+
+    def set_server(self, **fields: Any) -> None:
+        with self._lock:
+            self.server.update(fields)
+            if fields.get("state") == "running":
+                self.started_at = time.time()
+        self._notify("server")
+
+    def set_extra(self, name: str, value: Any) -> None:
+        """Other parts' status (default model, knowledge bases...), shown as they are."""
+        with self._lock:
+            self.extra[name] = value
+        self._notify(name)
+
+    def set_agents(self, agents: list[AgentStatus]) -> None:
+        with self._lock:
+            old = self.agents
+            self.agents = {a.id: a for a in agents}
+            for agent in self.agents.values():
+                if agent.id in old:
+                    prev = old[agent.id]
+                    agent.running, agent.requests = prev.running, prev.requests
+                    agent.last_used, agent.last_error = prev.last_used, prev.last_error
+        self._notify("agents")
+
+    def run_started(
+        self, agent: str, model: str, session: str | None, client: str, streaming: bool
+    ) -> RunTicket:
+        now = time.time()
+        with self._lock:
+            status = self.agents.get(agent)
+            if status is not None:
+                status.running += 1
+                status.last_used = now
+            if session is not None:
+                entry = self.sessions.get(session)
+                if entry is None:
+                    if len(self.sessions) >= SESSION_LIMIT:
+                        oldest = min(self.sessions.values(), key=lambda s: s.last_activity)
+                        del self.sessions[oldest.key]
+                    entry = self.sessions[session] = SessionStatus(session, agent, client)
+                entry.last_activity, entry.streaming = now, streaming
+        self._notify("run")
+        return RunTicket(agent, model, session)
+
+    def run_finished(self, ticket: RunTicket, status: int, error: str | None = None) -> None:
+        latency_ms = (time.monotonic() - ticket.started) * 1000
+        with self._lock:
+            self.requests_served += 1
+            agent = self.agents.get(ticket.agent)
+            if agent is not None:
+                agent.running = max(0, agent.running - 1)
+                agent.requests += 1
+                if error:
+                    agent.last_error = error
+            if error or status >= 400:
+                self.errors += 1
+            if ticket.session is not None and ticket.session in self.sessions:
+                entry = self.sessions[ticket.session]
+                entry.streaming = False
+                entry.last_activity = time.time()
+                if status < 400:
+                    entry.turns += 1
+            self.recent.append(
+                RequestRecord(time.time(), ticket.model, ticket.session, status, latency_ms)
+            )
+        self._notify("run")
+
+    def request_failed(self, model: str, status: int) -> None:
+        """A request refused before any run started (bad input, unknown model...)."""
+        with self._lock:
+            self.requests_served += 1
+            self.errors += 1
+            self.recent.append(RequestRecord(time.time(), model, None, status, 0.0))
+        self._notify("request")
+
+    def active_sessions(self, within_seconds: float = 900) -> int:
+        cutoff = time.time() - within_seconds
+        with self._lock:
+            return sum(
+                1 for s in self.sessions.values() if s.streaming or s.last_activity >= cutoff
+            )
+
+    def snapshot(self) -> dict[str, Any]:
+        with self._lock:
+            uptime = time.time() - self.started_at if self.started_at else 0.0
+            return {
+                "server": dict(self.server),
+                "uptime_seconds": round(uptime, 1),
+                "requests_served": self.requests_served,
+                "errors": self.errors,
+                "agents": [asdict(a) for a in self.agents.values()],
+                "sessions": [asdict(s) for s in self.sessions.values()],
+                "recent_requests": [asdict(r) for r in self.recent],
+                **{k: v for k, v in self.extra.items()},
+            }

@@ -1,0 +1,89 @@
+"""The built-in tools by name: what config.yaml may list, and how each is built.
+
+Config validation asks ``validate_tool_options`` so that a typo in a tool name
+or option is reported when the config loads, not when the agent first runs.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Any
+
+from pydantic import BaseModel, ValidationError
+
+from server.tools import calculator, current_time
+from server.tools.ref import ToolRef
+
+if TYPE_CHECKING:
+    from pydantic_ai import Tool
+
+
+@dataclass(frozen=True, slots=True)
+class BuiltinTool:
+    """One built-in tool: its options model validates config; ``build`` makes the tools."""
+
+    name: str
+    summary: str  # one line, for docs and UIs
+    options: type[BaseModel]
+    build: Callable[[Any], list[Tool]]
+
+
+TOOLS: Mapping[str, BuiltinTool] = MappingProxyType(
+    {
+        tool.name: tool
+        for tool in (
+            BuiltinTool("calculator", calculator.SUMMARY, calculator.Options, calculator.build),
+            BuiltinTool(
+                "current_time", current_time.SUMMARY, current_time.Options, current_time.build
+            ),
+        )
+    }
+)
+
+TOOL_NAMES: tuple[str, ...] = tuple(TOOLS)
+
+
+def validate_tool_options(name: str, options: Mapping[str, Any]) -> None:
+    """Raise ``ValueError`` (with a did-you-mean hint) for an unknown tool or bad options."""
+    _options_for(name, options)
+
+
+def build_tools(refs: list[ToolRef]) -> list[Tool]:
+    """The pydantic-ai tools for an agent's validated ``tools:`` list."""
+    tools: list[Tool] = []
+    for ref in refs:
+        tools.extend(TOOLS[ref.name].build(_options_for(ref.name, ref.options)))
+    return tools
+
+
+def _options_for(name: str, options: Mapping[str, Any]) -> BaseModel:
+    tool = TOOLS.get(name)
+    if tool is None:
+        raise ValueError(f"unknown tool '{name}'{_hint(name, TOOL_NAMES, 'available')}")
+    try:
+        return tool.options.model_validate(dict(options))
+    except ValidationError as exc:
+        raise ValueError(_option_problems(tool, exc)) from None
+
+
+def _option_problems(tool: BuiltinTool, exc: ValidationError) -> str:
+    known = tuple(tool.options.model_fields)
+    problems: list[str] = []
+    for error in exc.errors():
+        option = ".".join(str(part) for part in error["loc"]) or "options"
+        if error["type"] == "extra_forbidden":
+            hint = _hint(option, known, "options") if known else " (it takes no options)"
+            problems.append(f"unknown option '{option}' for tool '{tool.name}'{hint}")
+        else:
+            problems.append(f"option '{option}' of tool '{tool.name}': {error['msg']}")
+    return "; ".join(problems)
+
+
+def _hint(word: str, candidates: tuple[str, ...], label: str) -> str:
+    close = difflib.get_close_matches(word, candidates, n=1)
+    if close:
+        return f"; did you mean '{close[0]}'?"
+    return f" ({label}: {', '.join(candidates)})"

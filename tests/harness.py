@@ -1,0 +1,137 @@
+"""Starting Traymind for tests: in-process over a real socket, or as a real process.
+
+The in-process server is the same ``ServerHandle`` the tray app uses, listening
+on a free loopback port; clients reach it only over HTTP. Environment variables
+the server reads at start are set for the start only and restored after.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+import openai
+import yaml
+
+from server.runner import ServeOptions, ServerHandle
+
+ROOT = Path(__file__).resolve().parent.parent
+
+# Tests never probe the developer's real local LLM servers, nor use their keyring.
+BASE_ENV = {
+    "TRAYMIND_DETECT_URLS": "",
+    "TRAYMIND_KEYSTORE": "file",
+    "OPENAI_COMPAT_API_KEYS": "",
+    "OPENAI_COMPAT_ALLOW_UNAUTHENTICATED": "",
+    "OPENAI_BASE_URL": "",
+    "OPENAI_API_KEY": "",
+}
+
+
+def agent_config(upstream_url: str | None, **agents: dict[str, object]) -> dict[str, object]:
+    """A config with a ``default`` model at the stand-in and the given agents."""
+    config: dict[str, object] = {
+        "agents": agents or {"general": {"display_name": "GeneralAgent", "role": "Helper"}}
+    }
+    if upstream_url:
+        config["models"] = {
+            "default": {"provider": "openai", "id": "test-model", "base_url": upstream_url}
+        }
+    return config
+
+
+def write_config(directory: Path, config: Mapping[str, object] | str) -> Path:
+    path = directory / "config.yaml"
+    text = config if isinstance(config, str) else yaml.safe_dump(dict(config), sort_keys=False)
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+@contextmanager
+def environment(values: Mapping[str, str]) -> Iterator[None]:
+    saved = {k: os.environ.get(k) for k in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for key, old in saved.items():
+            if old is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = old
+
+
+@contextmanager
+def running_server(
+    directory: Path,
+    config: Mapping[str, object] | str,
+    *,
+    env: Mapping[str, str] | None = None,
+    data_dir: Path | None = None,
+) -> Iterator[ServerHandle]:
+    """A started in-process server on a free port; stopped on exit."""
+    config_path = write_config(directory, config)
+    handle = ServerHandle(
+        ServeOptions(
+            config=str(config_path),
+            port=0,
+            data_dir=str(data_dir or directory / "data"),
+        )
+    )
+    with environment({**BASE_ENV, **(env or {})}):
+        handle.start()
+    try:
+        yield handle
+    finally:
+        handle.stop()
+
+
+def client(handle: ServerHandle, key: str = "unused", **headers: str) -> openai.OpenAI:
+    return openai.OpenAI(
+        base_url=handle.url,
+        api_key=key,
+        max_retries=0,
+        default_headers=headers or None,
+        timeout=30,
+    )
+
+
+def http(handle: ServerHandle) -> httpx.Client:
+    return httpx.Client(base_url=handle.url.removesuffix("/v1"), timeout=30)
+
+
+class ServeProcess:
+    """``python -m server`` (or another command) as a real process, for signals and exits."""
+
+    def __init__(self, args: list[str], env: Mapping[str, str] | None = None) -> None:
+        full_env = {**os.environ, **BASE_ENV, **(env or {}), "PYTHONUNBUFFERED": "1"}
+        self.proc = subprocess.Popen(
+            [sys.executable, *args],
+            cwd=ROOT,
+            env=full_env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        self.url: str | None = None
+
+    def wait_ready(self, timeout: float = 30) -> str:
+        deadline = time.monotonic() + timeout
+        assert self.proc.stdout is not None
+        line = self.proc.stdout.readline()
+        if not line.startswith("Traymind serving ") or time.monotonic() > deadline:
+            err = self.proc.stderr.read() if self.proc.stderr else ""
+            raise AssertionError(f"server did not start: {line!r} {err}")
+        self.url = line.strip().removeprefix("Traymind serving ")
+        return self.url
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+        self.proc.wait(10)
