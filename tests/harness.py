@@ -2,7 +2,7 @@
 
 The in-process server is the same ``ServerHandle`` the tray app uses, listening
 on a free loopback port; clients reach it only over HTTP. Environment variables
-the server reads at start are set for the start only and restored after.
+are set while the server runs and restored after.
 """
 
 from __future__ import annotations
@@ -86,10 +86,10 @@ def running_server(
     )
     with environment({**BASE_ENV, **(env or {})}):
         handle.start()
-    try:
-        yield handle
-    finally:
-        handle.stop()
+        try:
+            yield handle
+        finally:
+            handle.stop()
 
 
 def client(handle: ServerHandle, key: str = "unused", **headers: str) -> openai.OpenAI:
@@ -109,8 +109,11 @@ def http(handle: ServerHandle) -> httpx.Client:
 class ServeProcess:
     """``python -m server`` (or another command) as a real process, for signals and exits."""
 
-    def __init__(self, args: list[str], env: Mapping[str, str] | None = None) -> None:
-        full_env = {**os.environ, **BASE_ENV, **(env or {}), "PYTHONUNBUFFERED": "1"}
+    def __init__(
+        self, args: list[str], env: Mapping[str, str] | None = None, *, replace_env: bool = False
+    ) -> None:
+        base = {} if replace_env else self.base_env()
+        full_env = {**base, **(env or {}), "PYTHONUNBUFFERED": "1"}
         self.proc = subprocess.Popen(
             [sys.executable, *args],
             cwd=ROOT,
@@ -120,6 +123,10 @@ class ServeProcess:
             text=True,
         )
         self.url: str | None = None
+
+    @staticmethod
+    def base_env() -> dict[str, str]:
+        return {**os.environ, **BASE_ENV}
 
     def wait_ready(self, timeout: float = 30) -> str:
         deadline = time.monotonic() + timeout

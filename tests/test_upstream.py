@@ -310,13 +310,16 @@ def test_stop_is_prompt_while_hanging_and_streaming(http_impl: str) -> None:
             results.append(type(error))
 
     threads = [threading.Thread(target=call, args=(flag,)) for flag in (False, True)]
-    for count, thread in enumerate(threads, start=1):
-        thread.start()  # one at a time, so that each takes the scripted reply meant for it
-        assert upstream.wait_until(lambda c=count: len(upstream.chat_requests) == c)
-    assert upstream.wait_until(lambda: upstream.active_streams == 1)
-    started = time.monotonic()
-    upstream.stop()
-    assert time.monotonic() - started < 2
+    try:
+        for count, thread in enumerate(threads, start=1):
+            thread.start()  # one at a time, so that each takes the scripted reply meant for it
+            assert upstream.wait_until(lambda c=count: len(upstream.chat_requests) == c)
+        assert upstream.wait_until(lambda: upstream.active_streams == 1)
+        started = time.monotonic()
+        upstream.stop()
+        assert time.monotonic() - started < 2
+    finally:
+        upstream.stop()
     for thread in threads:
         thread.join(5)
         assert not thread.is_alive()
