@@ -7,31 +7,25 @@ the API imports it lazily, after the server already answers.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Sequence
+import itertools
+from collections.abc import AsyncIterator, Callable, Sequence
+from dataclasses import replace
 
 from pydantic_ai import Agent
-from pydantic_ai.messages import (
-    FunctionToolCallEvent,
-    FunctionToolResultEvent,
-    ModelMessage,
-    ModelMessagesTypeAdapter,
-    ModelRequest,
-    ModelResponse,
-    PartDeltaEvent,
-    PartStartEvent,
-    TextPart,
-    TextPartDelta,
-    UserPromptPart,
-)
+from pydantic_ai.usage import RunUsage
 
 from server.agents.default_model import DefaultModel
-from server.agents.events import RunDone, RunEvent, TextDelta, ToolFinished, ToolStarted
+from server.agents.event_mapping import EventMapper
+from server.agents.events import RunDone, RunEvent, ToolFinished, ToolStarted
+from server.agents.history import conversation, messages_json
 from server.agents.models import ModelRegistry
 from server.agents.provider_errors import provider_error
 from server.config import AgentConfig, Config
 from server.errors import TraymindError
 from server.openai.chat_request import PriorMessage
 from server.tools import build_tools
+
+Emit = Callable[[RunEvent], None]
 
 
 def agent_instructions(agent_id: str, agent: AgentConfig) -> list[str]:
@@ -41,47 +35,25 @@ def agent_instructions(agent_id: str, agent: AgentConfig) -> list[str]:
     return [identity, *agent.instructions]
 
 
-def history_from_prior(prior: Sequence[PriorMessage]) -> list[ModelMessage]:
-    """A client's earlier messages as the conversation so far."""
-    messages: list[ModelMessage] = []
-    for message in prior:
-        if message.role == "user":
-            messages.append(ModelRequest(parts=[UserPromptPart(message.text)]))
-        else:
-            messages.append(ModelResponse(parts=[TextPart(message.text)]))
-    return messages
-
-
-def history_from_json(chunks: Sequence[bytes]) -> list[ModelMessage]:
-    """Stored turns (each a JSON list of messages) as one history."""
-    messages: list[ModelMessage] = []
-    for chunk in chunks:
-        messages.extend(ModelMessagesTypeAdapter.validate_json(chunk))
-    return messages
-
-
-def messages_json(messages: Sequence[ModelMessage]) -> bytes:
-    return ModelMessagesTypeAdapter.dump_json(list(messages))
-
-
 class AgentRuntime:
-    """Builds each agent once per config and runs it."""
+    """Builds each agent once per config and runs agents, plain calls and members."""
 
     def __init__(self, config: Config, default_model: DefaultModel) -> None:
-        self._config = config
-        self._models = ModelRegistry(config, default_model)
+        self.config = config
+        self.models = ModelRegistry(config, default_model)
         self._agents: dict[str, Agent[None, str]] = {}
+        self._plain: dict[str, Agent[None, str]] = {}
+        self._member_runs = itertools.count(1)
 
-    def base_url(self, agent_id: str) -> str:
-        return self._models.get(self._config.agents[agent_id].model).base_url
+    def base_url(self, model_name: str) -> str:
+        return self.models.get(model_name).base_url
 
     def agent(self, agent_id: str) -> Agent[None, str]:
         agent = self._agents.get(agent_id)
         if agent is None:
-            spec = self._config.agents[agent_id]
-            built = self._models.get(spec.model)
+            spec = self.config.agents[agent_id]
             agent = Agent(
-                built.model,
+                self.models.get(spec.model).model,
                 name=agent_id,
                 instructions=agent_instructions(agent_id, spec),
                 tools=build_tools(spec.tools),
@@ -89,7 +61,14 @@ class AgentRuntime:
             self._agents[agent_id] = agent
         return agent
 
-    async def run(
+    def plain_agent(self, model_name: str) -> Agent[None, str]:
+        """A bare model call: no instructions, no tools (chat apps' title and tag requests)."""
+        agent = self._plain.get(model_name)
+        if agent is None:
+            agent = self._plain[model_name] = Agent(self.models.get(model_name).model)
+        return agent
+
+    async def run_agent(
         self,
         agent_id: str,
         prompt: str,
@@ -102,14 +81,14 @@ class AgentRuntime:
         stored history, the whole conversation when starting one. Provider failures
         raise ``TraymindError`` subclasses.
         """
-        history = history_from_json(stored) if stored else history_from_prior(prior)
+        model_name = self.config.agents[agent_id].model
         agent = self.agent(agent_id)
-        base_url = self._models.get(self._config.agents[agent_id].model).base_url
-        calls: dict[str, ToolStarted] = {}
+        mapper = EventMapper()
         try:
+            history = conversation(stored, prior)
             async with agent.run_stream_events(prompt, message_history=history) as events:
                 async for event in events:
-                    mapped = _map_event(event, calls)
+                    mapped = mapper.map(event)
                     if mapped is not None:
                         yield mapped
                 usage = events.usage
@@ -117,27 +96,45 @@ class AgentRuntime:
         except (TraymindError, asyncio.CancelledError, GeneratorExit):
             raise
         except Exception as exc:
-            raise provider_error(exc, agent_id, base_url) from exc
+            raise provider_error(exc, agent_id, self.base_url(model_name)) from exc
         yield RunDone(usage.input_tokens, usage.output_tokens, messages_json(to_store))
 
-
-def _map_event(event: object, calls: dict[str, ToolStarted]) -> RunEvent | None:
-    if isinstance(event, PartStartEvent) and isinstance(event.part, TextPart):
-        return TextDelta(event.part.content) if event.part.content else None
-    if isinstance(event, PartDeltaEvent) and isinstance(event.delta, TextPartDelta):
-        return TextDelta(event.delta.content_delta) if event.delta.content_delta else None
-    if isinstance(event, FunctionToolCallEvent):
-        part = event.part
+    async def run_plain(self, model_name: str, prompt: str, label: str) -> AsyncIterator[RunEvent]:
+        """One direct model call, streamed; nothing of it is meant to be stored."""
+        mapper = EventMapper()
         try:
-            args = part.args_as_dict()
-        except ValueError:
-            args = {"arguments": part.args}
-        started = ToolStarted(part.tool_call_id, part.tool_name, args)
-        calls[part.tool_call_id] = started
-        return started
-    if isinstance(event, FunctionToolResultEvent):
-        result = event.part
-        started = calls.pop(result.tool_call_id, None)
-        args = started.args if started else {}
-        return ToolFinished(result.tool_call_id, result.tool_name, args, result.content)
-    return None
+            async with self.plain_agent(model_name).run_stream_events(prompt) as events:
+                async for event in events:
+                    mapped = mapper.map(event)
+                    if mapped is not None:
+                        yield mapped
+                usage = events.usage
+        except (TraymindError, asyncio.CancelledError, GeneratorExit):
+            raise
+        except Exception as exc:
+            raise provider_error(exc, label, self.base_url(model_name)) from exc
+        yield RunDone(usage.input_tokens, usage.output_tokens, b"[]")
+
+    async def run_member(
+        self, member_id: str, task: str, emit: Emit, usage: RunUsage | None = None
+    ) -> str:
+        """A team member's answer to a sub-task; its tool events go to ``emit``, not its text.
+
+        ``usage`` (the team run's) is added to in place, so the team's usage sums it.
+        """
+        model_name = self.config.agents[member_id].model
+        mapper = EventMapper(text=False)
+        # Providers number calls per response (call_1...): scope the member's to its run.
+        scope = f"{member_id}#{next(self._member_runs)}:"
+        try:
+            async with self.agent(member_id).run_stream_events(task, usage=usage) as events:
+                async for event in events:
+                    mapped = mapper.map(event)
+                    if isinstance(mapped, ToolStarted | ToolFinished):
+                        emit(replace(mapped, call_id=scope + mapped.call_id))
+                result = events.result
+        except (TraymindError, asyncio.CancelledError):
+            raise
+        except Exception as exc:
+            raise provider_error(exc, member_id, self.base_url(model_name)) from exc
+        return result.output if result is not None else ""

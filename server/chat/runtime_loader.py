@@ -16,23 +16,23 @@ from server.agents.default_model import DefaultModel, resolve_default_model
 from server.config import Config
 
 if TYPE_CHECKING:
-    from server.agents.runtime import AgentRuntime
+    from server.agents.engine import Engine
 
 log = logging.getLogger(__name__)
 
 
-def _import_runtime() -> type[AgentRuntime]:
-    from server.agents.runtime import AgentRuntime
+def _import_engine() -> type[Engine]:
+    from server.agents.engine import Engine
 
-    return AgentRuntime
+    return Engine
 
 
 class RuntimeLoader:
-    """The runtime of one config, built once, on first need or in the background."""
+    """The engine of one config, built once, on first need or in the background."""
 
     def __init__(self, config: Config) -> None:
         self._config = config
-        self._task: asyncio.Task[AgentRuntime] | None = None
+        self._task: asyncio.Task[Engine] | None = None
         self._default_task: asyncio.Task[DefaultModel] | None = None
         self.default_model: DefaultModel | None = None
         if "default" in config.models:
@@ -45,12 +45,12 @@ class RuntimeLoader:
             self._default_task = loop.create_task(self._default())
             self._task = loop.create_task(self._load())
 
-    async def _load(self) -> AgentRuntime:
+    async def _load(self) -> Engine:
         assert self._default_task is not None
-        runtime_class, default = await asyncio.gather(
-            asyncio.to_thread(_import_runtime), asyncio.shield(self._default_task)
+        engine_class, default = await asyncio.gather(
+            asyncio.to_thread(_import_engine), asyncio.shield(self._default_task)
         )
-        return runtime_class(self._config, default)
+        return engine_class(self._config, default)
 
     async def _default(self) -> DefaultModel:
         if self.default_model is None:
@@ -63,7 +63,7 @@ class RuntimeLoader:
         assert self._default_task is not None
         return await asyncio.shield(self._default_task)
 
-    async def get(self) -> AgentRuntime:
+    async def get(self) -> Engine:
         self.start()
         assert self._task is not None
         return await asyncio.shield(self._task)

@@ -9,11 +9,11 @@ from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from server.agents.catalog import Target
 from server.agents.events import RunDone, RunEvent, TextDelta
+from server.chat.planning import Plan, Planner
 from server.chat.rendering import ContentRenderer
 from server.chat.turn_task import Interrupted, TurnTask
-from server.errors import InvalidRequest, Overloaded, TraymindError
+from server.errors import Overloaded, TraymindError
 from server.openai.chat_request import ChatTurn, parse_chat_turn
 from server.openai.sse import DONE, ChunkEncoder
 from server.openai.wire import AssistantMessage, ChatCompletion, Choice, Usage
@@ -48,48 +48,38 @@ class ChatService:
     def __init__(self, state: ServerState) -> None:
         self._state = state
 
-    def _resolve(self, turn: ChatTurn) -> str:
-        generation = self._state.generation
-        target: Target = generation.catalog.resolve(turn.model)
-        if target.kind == "agent":
-            return target.id
-        if target.kind == "auto":
-            # Routing arrives with the router; until then `auto` is the first listed agent.
-            return generation.catalog.listed_agents()[0]
-        raise InvalidRequest(
-            f"Teams are listed but not yet runnable in this version ('{turn.model}').",
-            param="model",
-            code="model_not_supported",
-        )
-
     async def complete(
         self, body: dict[str, object], caller: Caller, headers: Mapping[str, str]
     ) -> ChatCompletion | AsyncIterator[bytes]:
         """A whole completion, or an SSE byte stream whose first event is already known."""
         turn = parse_chat_turn(body)
-        agent_id = self._resolve(turn)
-        ref = session_ref(headers, caller.namespace, agent_id)
-        task, renderer = await self._start_turn(turn, agent_id, ref, headers)
-        if turn.stream:
-            return await self._stream(turn, agent_id, task, renderer)
-        return await self._collect(agent_id, task, renderer)
-
-    async def _start_turn(
-        self, turn: ChatTurn, agent_id: str, ref: SessionRef | None, headers: Mapping[str, str]
-    ) -> tuple[TurnTask, ContentRenderer]:
-        state = self._state
-        generation = state.generation
-        agent_config = generation.config.agents[agent_id]
-        if len(state.turns) >= state.max_turns:
+        generation = self._state.generation
+        target = generation.catalog.resolve(turn.model)
+        if len(self._state.turns) >= self._state.max_turns:
             raise Overloaded(
                 "Traymind is busy with too many requests; try again shortly.",
                 headers={"Retry-After": "1"},
             )
-        runtime = await generation.runtime.get()
-        budget = self._char_budget(agent_config.model)
-        ticket = state.status.run_started(
-            agent_id, turn.model, ref.short if ref else None, client_kind(headers), turn.stream
+        engine = await generation.runtime.get()
+        plan = await Planner(self._state, generation, engine).plan(
+            turn, target, caller.namespace, headers
         )
+        ref = session_ref(headers, caller.namespace, plan.history_key) if plan.history_key else None
+        task = self._start_turn(turn, plan, ref, headers)
+        renderer = ContentRenderer(show_tool_calls=plan.show_tool_calls)
+        if turn.stream:
+            return await self._stream(turn, plan.model_id, task, renderer)
+        return await self._collect(plan.model_id, task, renderer)
+
+    def _start_turn(
+        self, turn: ChatTurn, plan: Plan, ref: SessionRef | None, headers: Mapping[str, str]
+    ) -> TurnTask:
+        state = self._state
+        budget = self._char_budget(plan.model_name)
+        ticket = state.status.run_started(
+            plan.model_id, turn.model, ref.short if ref else None, client_kind(headers), turn.stream
+        )
+        extra_in, extra_out = plan.extra_usage
 
         async def produce(queue: asyncio.Queue[object]) -> None:
             status, error = 200, None
@@ -101,10 +91,16 @@ class ChatService:
                         else []
                     )
                     prior = [] if stored else turn.prior
-                    async for event in runtime.run(agent_id, turn.prompt, stored, prior):
-                        if isinstance(event, RunDone) and ref is not None:
-                            await asyncio.to_thread(
-                                state.store.append_turn, ref, event.new_messages_json
+                    async for event in plan.run(stored, prior):
+                        if isinstance(event, RunDone):
+                            if ref is not None:
+                                await asyncio.to_thread(
+                                    state.store.append_turn, ref, event.new_messages_json
+                                )
+                            event = RunDone(
+                                event.input_tokens + extra_in,
+                                event.output_tokens + extra_out,
+                                event.new_messages_json,
                             )
                         queue.put_nowait(event)
             except asyncio.CancelledError:
@@ -119,7 +115,7 @@ class ChatService:
         task = TurnTask(produce)
         state.turns.add(task)
         task.start()
-        return task, ContentRenderer(show_tool_calls=agent_config.show_tool_calls)
+        return task
 
     def _char_budget(self, model_name: str) -> int:
         model = self._state.generation.config.models.get(model_name)

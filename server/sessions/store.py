@@ -9,6 +9,7 @@ does not grow with the stored history beyond what the model can take.
 
 from __future__ import annotations
 
+import json
 import sqlite3
 import threading
 import time
@@ -27,6 +28,14 @@ CREATE TABLE IF NOT EXISTS turns (
     chars INTEGER NOT NULL,
     created REAL NOT NULL,
     PRIMARY KEY (namespace, session, agent, seq)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS routes (
+    namespace TEXT NOT NULL,
+    session TEXT NOT NULL,
+    agent TEXT NOT NULL,
+    recent TEXT NOT NULL,
+    updated REAL NOT NULL,
+    PRIMARY KEY (namespace, session)
 ) WITHOUT ROWID;
 """
 
@@ -135,3 +144,24 @@ class HistoryStore:
                 (ref.namespace, ref.session_id, ref.agent),
             ).fetchone()
         return int(count)
+
+    def route(self, namespace: str, session_id: str) -> tuple[str, list[str]] | None:
+        """The agent ``auto`` last routed this session to, and its recent user messages."""
+        with self._lock:
+            row = self.db.execute(
+                "SELECT agent, recent FROM routes WHERE namespace=? AND session=?",
+                (namespace, session_id),
+            ).fetchone()
+        if row is None:
+            return None
+        return row[0], json.loads(row[1])
+
+    def set_route(self, namespace: str, session_id: str, agent: str, recent: list[str]) -> None:
+        try:
+            with self._lock:
+                self.db.execute(
+                    "INSERT OR REPLACE INTO routes VALUES (?, ?, ?, ?, ?)",
+                    (namespace, session_id, agent, json.dumps(recent[-3:]), time.time()),
+                )
+        except sqlite3.Error as exc:
+            raise StorageError(f"Could not save the session's route: {exc}.") from exc

@@ -1,0 +1,17 @@
+"""Everything that runs models for one config: agents, the ``auto`` router and teams."""
+
+from __future__ import annotations
+
+from server.agents.default_model import DefaultModel
+from server.agents.router import Router
+from server.agents.runtime import AgentRuntime
+from server.agents.teams import TeamRunner
+from server.config import Config
+
+
+class Engine:
+    def __init__(self, config: Config, default_model: DefaultModel) -> None:
+        self.runtime = AgentRuntime(config, default_model)
+        listed = [agent_id for agent_id, agent in config.agents.items() if agent.listable]
+        self.router = Router(config, self.runtime.models, listed)
+        self.teams = TeamRunner(self.runtime)

@@ -1,0 +1,121 @@
+"""How one request will run: which agent, team or plain call, and where it is stored.
+
+Everything binds to what ``auto`` resolved: the response's model, every chunk,
+and the session's history key. Chat apps' background requests take the light path.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from server.agents.catalog import Target
+from server.agents.events import RunEvent
+from server.agents.stickiness import named_agent, topic_changed
+from server.chat.background_requests import background_kind
+from server.openai.chat_request import ChatTurn, PriorMessage
+from server.sessions import session_ref
+from server.state import Generation, ServerState
+
+if TYPE_CHECKING:  # the engine is imported lazily
+    from server.agents.engine import Engine
+
+RunFactory = Callable[[Sequence[bytes], Sequence[PriorMessage]], AsyncIterator[RunEvent]]
+ROUTER_CONTEXT_MESSAGES = 6
+ROUTER_CONTEXT_CHARS = 200
+
+
+@dataclass(slots=True)
+class Plan:
+    model_id: str  # the response's ``model``: the resolved agent, ``team/x`` or the request's
+    history_key: str | None  # what history is stored under; None: never stored
+    model_name: str  # the config model it runs on (for the context budget)
+    show_tool_calls: bool
+    run: RunFactory
+    extra_usage: tuple[int, int] = (0, 0)
+
+
+def router_context(prior: Sequence[PriorMessage]) -> list[str]:
+    return [f"{m.role}: {m.text[:ROUTER_CONTEXT_CHARS]}" for m in prior[-ROUTER_CONTEXT_MESSAGES:]]
+
+
+class Planner:
+    def __init__(self, state: ServerState, generation: Generation, engine: Engine) -> None:
+        self._state = state
+        self._generation = generation
+        self._engine = engine
+
+    async def plan(
+        self, turn: ChatTurn, target: Target, namespace: str, headers: Mapping[str, str]
+    ) -> Plan:
+        config = self._generation.config
+        runtime = self._engine.runtime
+        background = background_kind(turn) is not None
+        if target.kind == "team":
+            team = config.teams[target.id]
+            model_id = f"team/{target.id}"
+            if background:
+                return self._plain(model_id, team.model, turn)
+            teams = self._engine.teams
+            return Plan(
+                model_id,
+                model_id,
+                team.model,
+                True,
+                lambda s, p: teams.run(target.id, turn.prompt, s, p),
+            )
+        if target.kind == "auto":
+            if background:
+                return self._plain("auto", config.router.model, turn)
+            agent_id, usage = await self._route(turn, namespace, headers)
+        else:
+            agent_id, usage = target.id, (0, 0)
+        agent = config.agents[agent_id]
+        if background:
+            return self._plain(agent_id, agent.model, turn)
+        return Plan(
+            agent_id,
+            agent_id,
+            agent.model,
+            agent.show_tool_calls,
+            lambda s, p: runtime.run_agent(agent_id, turn.prompt, s, p),
+            usage,
+        )
+
+    def _plain(self, model_id: str, model_name: str, turn: ChatTurn) -> Plan:
+        runtime = self._engine.runtime
+        return Plan(
+            model_id,
+            None,
+            model_name,
+            False,
+            lambda s, p: runtime.run_plain(model_name, turn.prompt, model_id),
+        )
+
+    async def _route(
+        self, turn: ChatTurn, namespace: str, headers: Mapping[str, str]
+    ) -> tuple[str, tuple[int, int]]:
+        """The agent for an ``auto`` turn: sticky within a session, else the router's pick."""
+        config = self._generation.config
+        candidates = self._generation.catalog.listed_agents()
+        names = {a: config.agents[a].display_name or a for a in candidates}
+        ref = session_ref(headers, namespace, "auto")
+        store = self._state.store
+        saved = await asyncio.to_thread(store.route, namespace, ref.session_id) if ref else None
+        recent = saved[1] if saved else []
+        agent: str | None = None
+        usage = (0, 0)
+        if saved and saved[0] in candidates:
+            agent = named_agent(turn.user_text, names, saved[0])
+            if agent is None and not topic_changed(turn.user_text, recent):
+                agent = saved[0]
+        if agent is None:
+            result = await self._engine.router.route(turn.user_text, router_context(turn.prior))
+            agent, usage = result.agent, (result.input_tokens, result.output_tokens)
+        if ref is not None:
+            await asyncio.to_thread(
+                store.set_route, namespace, ref.session_id, agent, [*recent, turn.user_text]
+            )
+        return agent, usage
