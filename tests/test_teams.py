@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+
 import openai
 import pytest
 
@@ -24,8 +25,13 @@ def team_config(upstream: Upstream, mode: str) -> dict:
             "code": {"display_name": "CodeAgent", "role": "Writes code", "tools": ["calculator"]},
         },
         "teams": {
-            "super_team": {"display_name": "Super Team", "role": "Engineering team",
-                           "agents": ["general", "code"], "mode": mode, "model": "lead"},
+            "super_team": {
+                "display_name": "Super Team",
+                "role": "Engineering team",
+                "agents": ["general", "code"],
+                "mode": mode,
+                "model": "lead",
+            },
         },
     }
 
@@ -36,14 +42,16 @@ def content(answer) -> str:
 
 def test_coordinate_delegates_and_answers(tmp_path, upstream) -> None:
     upstream.script(
-        Reply.tool_calls([("delegate_task", {"member": "code", "task": "compute 6*7"})],
-                         usage=(30, 5)),
+        Reply.tool_calls(
+            [("delegate_task", {"member": "code", "task": "compute 6*7"})], usage=(30, 5)
+        ),
         Reply.tool_calls([("calculator", {"expression": "6*7"})], usage=(20, 3)),
         Reply.text("It is 42", usage=(25, 2)),
         Reply.text("The team says: 42", usage=(50, 6)),
     )
-    with running_server(tmp_path, team_config(upstream, "coordinate"),
-                        env={"OPENAI_COMPAT_API_KEYS": KEY}) as handle:
+    with running_server(
+        tmp_path, team_config(upstream, "coordinate"), env={"OPENAI_COMPAT_API_KEYS": KEY}
+    ) as handle:
         answer = client(handle, KEY).chat.completions.create(
             model="team/super_team", messages=[{"role": "user", "content": "What is 6*7?"}]
         )
@@ -71,8 +79,9 @@ def test_member_failure_is_told_to_the_leader(tmp_path, upstream) -> None:
         Reply.error(500),
         Reply.text("general could not help; here is my own answer"),
     )
-    with running_server(tmp_path, team_config(upstream, "coordinate"),
-                        env={"OPENAI_COMPAT_API_KEYS": KEY}) as handle:
+    with running_server(
+        tmp_path, team_config(upstream, "coordinate"), env={"OPENAI_COMPAT_API_KEYS": KEY}
+    ) as handle:
         answer = client(handle, KEY).chat.completions.create(
             model="team/super_team", messages=[{"role": "user", "content": "Write"}]
         )
@@ -89,10 +98,12 @@ def test_collaborate_runs_members_concurrently_and_never_interleaves(tmp_path, u
         Reply.deltas(["code ", "answer"], delay=0.3),
         Reply.deltas(["Synth", "esis"]),
     )
-    with running_server(tmp_path, team_config(upstream, "collaborate"),
-                        env={"OPENAI_COMPAT_API_KEYS": KEY}) as handle:
+    with running_server(
+        tmp_path, team_config(upstream, "collaborate"), env={"OPENAI_COMPAT_API_KEYS": KEY}
+    ) as handle:
         stream = client(handle, KEY).chat.completions.create(
-            model="team/super_team", stream=True,
+            model="team/super_team",
+            stream=True,
             messages=[{"role": "user", "content": "Plan a feature"}],
         )
         chunks = list(stream)
@@ -100,8 +111,12 @@ def test_collaborate_runs_members_concurrently_and_never_interleaves(tmp_path, u
     assert {c.model for c in chunks} == {"team/super_team"}
     # each member's answer is one start/done pair, whole, never interleaved
     tags = re.findall(r'<tool id="(\d)" state="(start|done)">(\w+)\(', text)
-    assert sorted(tags) == [("1", "done", tags[0][2]), ("1", "start", tags[0][2]),
-                            ("2", "done", tags[2][2]), ("2", "start", tags[2][2])]
+    assert sorted(tags) == [
+        ("1", "done", tags[0][2]),
+        ("1", "start", tags[0][2]),
+        ("2", "done", tags[2][2]),
+        ("2", "start", tags[2][2]),
+    ]
     assert tags[0][1] == "start" and tags[1][1] == "done"
     assert "general answer</tool>" in text and "code answer</tool>" in text
     assert text.endswith("Synthesis")
@@ -140,11 +155,14 @@ def test_hidden_member_hides_the_team(tmp_path, upstream) -> None:
 
 def test_leader_failure_is_an_error_like_an_agents(tmp_path, upstream) -> None:
     upstream.script(Reply.error(503))
-    with running_server(tmp_path, team_config(upstream, "coordinate"),
-                        env={"OPENAI_COMPAT_API_KEYS": KEY}) as handle:
-        with pytest.raises(openai.APIStatusError) as info:
-            client(handle, KEY).chat.completions.create(
-                model="team/super_team", messages=[{"role": "user", "content": "x"}]
-            )
+    with (
+        running_server(
+            tmp_path, team_config(upstream, "coordinate"), env={"OPENAI_COMPAT_API_KEYS": KEY}
+        ) as handle,
+        pytest.raises(openai.APIStatusError) as info,
+    ):
+        client(handle, KEY).chat.completions.create(
+            model="team/super_team", messages=[{"role": "user", "content": "x"}]
+        )
     assert info.value.status_code == 502
     assert "team/super_team" in info.value.message
