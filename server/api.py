@@ -9,6 +9,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
+from server.host_guard import HostGuard
 from server.openai.errors import install_error_handlers
 from server.openai.routes import router as v1_router
 from server.state import ServerState
@@ -34,6 +35,12 @@ def create_app(state: ServerState) -> FastAPI:
     )
     app.state.traymind = state
     install_error_handlers(app)
+
+    def guard_settings() -> tuple[list[str], list[str]]:
+        settings = state.generation.config.server
+        return settings.trusted_hosts, settings.cors_origins
+
+    app.add_middleware(HostGuard, settings=guard_settings)
     app.include_router(v1_router)
 
     @app.get("/api/health")
@@ -59,7 +66,8 @@ def create_app(state: ServerState) -> FastAPI:
     @app.get("/api/status")
     async def status(request: Request) -> JSONResponse:
         peer = request.client.host if request.client else None
-        state.authenticator.authenticate(request.headers.get("authorization"), peer)
+        headers = request.headers
+        state.authenticator.authenticate(headers.get("authorization"), peer, headers.get("host"))
         return JSONResponse(state.status.snapshot())
 
     return app

@@ -10,9 +10,16 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import logging
 import os
 from dataclasses import dataclass
 from typing import Protocol
+
+from server.auth_throttle import AuthThrottle
+from server.errors import AuthenticationFailed, RateLimited
+from server.host_guard import host_name, is_loopback_host
+
+log = logging.getLogger(__name__)
 
 TRUE_WORDS = frozenset({"1", "true", "yes", "on"})
 
@@ -106,17 +113,32 @@ def bearer_token(authorization: str | None) -> str | None:
 
 
 def is_loopback(host: str | None) -> bool:
+    """A peer address (or listen address) on this machine's loopback."""
     if not host:
         return False
     return host == "::1" or host.startswith("127.") or host == "localhost"
 
 
+def is_loopback_name(host_header: str | None) -> bool:
+    """A ``Host`` header naming loopback (no header at all is HTTP/1.0 from a local tool)."""
+    if host_header is None:
+        return True
+    return is_loopback_host(host_name(host_header))
+
+
 class Authenticator:
     """Decides who a request is, from its bearer key and the unauthenticated-local flag."""
 
-    def __init__(self, sources: list[KeySource], *, allow_unauthenticated: bool = False) -> None:
+    def __init__(
+        self,
+        sources: list[KeySource],
+        *,
+        allow_unauthenticated: bool = False,
+        throttle: AuthThrottle | None = None,
+    ) -> None:
         self.sources = sources
         self.allow_unauthenticated = allow_unauthenticated
+        self.throttle = throttle or AuthThrottle()
 
     def mode(self) -> str:
         """For the status window: how requests get in right now."""
@@ -136,17 +158,31 @@ class Authenticator:
                 return found
         return None
 
-    def authenticate(self, authorization: str | None, peer: str | None) -> str:
-        """The session namespace of the caller; raises ``AuthenticationFailed``."""
-        from server.errors import AuthenticationFailed
+    def authenticate(
+        self, authorization: str | None, peer: str | None, host: str | None = None
+    ) -> str:
+        """The session namespace of the caller.
 
+        Unauthenticated access is granted only to loopback peers that also addressed the
+        server by a loopback name. Raises ``AuthenticationFailed``, or ``RateLimited``
+        for an address with too many recent failures (a valid key is never throttled).
+        """
         token = bearer_token(authorization)
         if token is not None:
             found = self.match(token)
             if found is not None:
                 return found.namespace
-        if self.allow_unauthenticated and is_loopback(peer):
+        if self.allow_unauthenticated and is_loopback(peer) and is_loopback_name(host):
             return key_namespace(token) if token else "noauth"
+        address = peer or "unknown"
+        retry_after = self.throttle.retry_after(address)
+        if retry_after is not None:
+            raise RateLimited(
+                "Too many failed authentications from this address; try again later.",
+                headers={"Retry-After": str(retry_after)},
+            )
+        self.throttle.record_failure(address)
+        log.info("authentication failed for a request from %s", address)
         if not any(source.has_keys() for source in self.sources):
             raise AuthenticationFailed(LOCKED_MESSAGE)
         if token is None:
@@ -154,3 +190,6 @@ class Authenticator:
                 "Missing API key: send it as 'Authorization: Bearer YOUR_KEY'."
             )
         raise AuthenticationFailed("Invalid API key.")
+
+    def has_keys(self) -> bool:
+        return any(source.has_keys() for source in self.sources)

@@ -20,7 +20,8 @@ from pathlib import Path
 import uvicorn
 
 from server.api import create_app
-from server.auth import Authenticator, EnvironmentKeys, KeySource, env_flag
+from server.auth import Authenticator, EnvironmentKeys, KeySource, env_flag, is_loopback
+from server.auth_throttle import AuthThrottle
 from server.config import Config, load_config, locate_config
 from server.paths import resolve_data_dir
 from server.sessions import HistoryStore
@@ -99,6 +100,22 @@ def key_sources(data_dir: Path, keystore: str | None, status: StatusHub) -> list
     return sources
 
 
+def check_exposure(host: str, authenticator: Authenticator) -> None:
+    """Listening beyond loopback needs a key, and never goes with unauthenticated access."""
+    if is_loopback(host):
+        return
+    if authenticator.allow_unauthenticated:
+        raise StartupError(
+            f"Refusing to listen on {host} with unauthenticated access on: other machines could "
+            "use your agents. Listen on 127.0.0.1, or turn unauthenticated access off."
+        )
+    if not authenticator.has_keys():
+        raise StartupError(
+            f"Listening on {host} (beyond this machine) needs at least one API key: create one "
+            "with `traymind keys create --label NAME` or set OPENAI_COMPAT_API_KEYS."
+        )
+
+
 class ServerHandle:
     """A server in a background thread, as one object."""
 
@@ -134,7 +151,11 @@ class ServerHandle:
         authenticator = Authenticator(
             key_sources(data_dir, self.options.keystore, self.status),
             allow_unauthenticated=allow,
+            throttle=AuthThrottle(
+                config.server.auth_failure_limit, config.server.auth_failure_window_seconds
+            ),
         )
+        check_exposure(self.options.host, authenticator)
         return ServerState(
             generation=Generation.of(config),
             authenticator=authenticator,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import secrets
 import time
 from collections.abc import AsyncIterator, Mapping
@@ -22,6 +23,8 @@ from server.status import client_kind
 
 if TYPE_CHECKING:
     from server.state import ServerState
+
+log = logging.getLogger(__name__)
 
 DEFAULT_CONTEXT_TOKENS = 32_768
 CHARS_PER_TOKEN = 3  # a cautious estimate: trimming must leave room for the reply
@@ -108,6 +111,7 @@ class ChatService:
                 raise
             except TraymindError as exc:
                 status, error = exc.status, exc.message
+                log.warning("%s failed (%d): %s", plan.model_id, exc.status, exc.message)
                 raise
             finally:
                 state.status.run_finished(ticket, status, error)

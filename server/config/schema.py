@@ -231,6 +231,8 @@ class ServerSettings(Section):
     max_body_bytes: int = Field(default=8 * 1024 * 1024, gt=0)
     max_concurrent_runs: int = Field(default=64, gt=0)
     max_queued_runs: int = Field(default=256, ge=0)
+    auth_failure_limit: int = Field(default=10, gt=0)
+    auth_failure_window_seconds: float = Field(default=60, gt=0)
 
 
 class Config(Section):

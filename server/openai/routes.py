@@ -24,7 +24,10 @@ def _state(request: Request) -> ServerState:
 def _caller(request: Request) -> Caller:
     state = _state(request)
     peer = request.client.host if request.client else None
-    return Caller(state.authenticator.authenticate(request.headers.get("authorization"), peer))
+    headers = request.headers
+    return Caller(
+        state.authenticator.authenticate(headers.get("authorization"), peer, headers.get("host"))
+    )
 
 
 async def _read_body(request: Request, limit: int) -> bytes:
