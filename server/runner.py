@@ -22,9 +22,10 @@ import uvicorn
 from server.api import create_app
 from server.auth import Authenticator, EnvironmentKeys, KeySource, env_flag, is_loopback
 from server.auth_throttle import AuthThrottle
-from server.config import Config, load_config, locate_config
+from server.config import Config, ConfigError, load_config, locate_config
+from server.config_watch import ConfigWatcher
 from server.paths import resolve_data_dir
-from server.sessions import HistoryStore
+from server.sessions import HistoryStore, StorageError
 from server.state import Generation, ServerState
 from server.status import StatusHub
 
@@ -128,6 +129,7 @@ class ServerHandle:
         self._loop: asyncio.AbstractEventLoop | None = None
         self.host = options.host
         self.port = options.port
+        self._watcher: ConfigWatcher | None = None
 
     @property
     def url(self) -> str:
@@ -144,7 +146,13 @@ class ServerHandle:
             log.warning("%s", warning)
         data_dir = resolve_data_dir(self.options.data_dir)
         store = HistoryStore(data_dir / "sessions.sqlite3")
-        store.open()
+        try:
+            store.open()
+        except StorageError as exc:
+            raise StartupError(
+                f"{exc.message} Check that the data folder is writable and the disk not full, "
+                "or choose another with --data-dir."
+            ) from None
         allow = self.options.allow_unauthenticated
         if allow is None:
             allow = env_flag(os.environ.get("OPENAI_COMPAT_ALLOW_UNAUTHENTICATED"))
@@ -163,7 +171,8 @@ class ServerHandle:
             status=self.status,
             config_path=config_path,
             data_dir=data_dir,
-            max_turns=config.server.max_concurrent_runs + config.server.max_queued_runs,
+            max_running=config.server.max_concurrent_runs,
+            max_queued=config.server.max_queued_runs,
         )
 
     def start(self) -> None:
@@ -212,10 +221,34 @@ class ServerHandle:
             listen=f"{self.host}:{self.port}",
             auth=state.authenticator.mode(),
         )
+        self.status.set_extra(
+            "config", {"state": "ok", "path": str(state.config_path), "message": "loaded"}
+        )
+        if state.config_path is not None:
+            self._watcher = ConfigWatcher(state.config_path, self._reload_from_disk)
+            self._watcher.start()
+
+    def _reload_from_disk(self) -> None:
+        """The file changed: reload it, or report why the old config keeps serving."""
+        state = self.state
+        path = str(state.config_path) if state else ""
+        try:
+            self.reload()
+        except ConfigError as exc:
+            log.warning(
+                "config.yaml changed but is invalid; the previous config keeps serving:\n%s", exc
+            )
+            self.status.set_extra("config", {"state": "error", "path": path, "message": str(exc)})
+            return
+        log.info("config reloaded from %s", path)
+        self.status.set_extra("config", {"state": "ok", "path": path, "message": "reloaded"})
 
     def stop(self, timeout: float = STOP_TIMEOUT) -> None:
         """Stop promptly: open streams are ended with a sentence, then uvicorn exits."""
         server, thread, loop, state = self._server, self._thread, self._loop, self.state
+        if self._watcher is not None:
+            self._watcher.stop()
+            self._watcher = None
         if server is None or thread is None:
             return
         if loop is not None and state is not None and not loop.is_closed():
@@ -229,6 +262,17 @@ class ServerHandle:
         self._server = self._thread = self._loop = None
         self.status.set_server(state="stopped")
 
+    def task_count(self) -> int:
+        """Asyncio tasks alive on the server's loop (leak checks and diagnostics)."""
+        loop = self._loop
+        if loop is None or loop.is_closed():
+            return 0
+
+        async def count() -> int:
+            return len(asyncio.all_tasks())
+
+        return asyncio.run_coroutine_threadsafe(count(), loop).result(5)
+
     def reload(self) -> Config:
         """Re-read config.yaml; the new config serves new requests, live sessions go on.
 
@@ -241,6 +285,8 @@ class ServerHandle:
 
         def swap() -> None:
             state.generation = generation
+            state.authenticator.throttle.limit = config.server.auth_failure_limit
+            state.authenticator.throttle.window = config.server.auth_failure_window_seconds
             generation.runtime.start()
             state.publish_agents()
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -36,9 +37,23 @@ class ServerState:
     status: StatusHub
     config_path: Path | None = None
     data_dir: Path | None = None
-    max_turns: int = 320
+    max_running: int = 64
+    max_queued: int = 256
     locks: SessionLocks = field(default_factory=SessionLocks)
     turns: set[TurnTask] = field(default_factory=set)
+    _run_slots: asyncio.Semaphore | None = None
+
+    @property
+    def max_turns(self) -> int:
+        """Runs in progress plus runs waiting for a slot; past it, requests get 429."""
+        return self.max_running + self.max_queued
+
+    @property
+    def run_slots(self) -> asyncio.Semaphore:
+        """At most ``max_running`` runs at once; the rest wait in line (made on the loop)."""
+        if self._run_slots is None:
+            self._run_slots = asyncio.Semaphore(self.max_running)
+        return self._run_slots
 
     def publish_agents(self) -> None:
         config = self.generation.config

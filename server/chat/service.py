@@ -87,7 +87,7 @@ class ChatService:
         async def produce(queue: asyncio.Queue[object]) -> None:
             status, error = 200, None
             try:
-                async with state.locks.hold(ref) if ref else _no_lock():
+                async with state.locks.hold(ref) if ref else _no_lock(), state.run_slots:
                     stored = (
                         await asyncio.to_thread(state.store.recent_turns, ref, budget)
                         if ref is not None
