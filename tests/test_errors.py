@@ -199,3 +199,63 @@ def test_failure_mid_stream_ends_cleanly_with_a_sentence(server, upstream: Upstr
     text = "".join(c["choices"][0]["delta"].get("content") or "" for c in chunks)
     assert text.startswith("Partial answer")
     assert "[Traymind:" in text and "Traceback" not in text and PROVIDER_KEY not in text
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        pytest.param(
+            b'{"model": "general", "messages": ' + b"[" * 100_000 + b"]" * 100_000 + b"}",
+            400,
+            id="deep-nesting",
+        ),
+        pytest.param(
+            json.dumps(
+                {
+                    "model": "general",
+                    "messages": [
+                        {"role": "user", "content": [{"type": "text", "text": {"nested": ["x"]}}]}
+                    ],
+                }
+            ).encode(),
+            400,
+            id="wrong-type-in-part",
+        ),
+        pytest.param(
+            json.dumps({"model": ["general"], "messages": USER}).encode(), 400, id="model-as-list"
+        ),
+        pytest.param(
+            json.dumps({"model": "general", "messages": USER, "stream_options": "yes"}).encode(),
+            400,
+            id="options-as-string",
+        ),
+        pytest.param(
+            json.dumps(
+                {"model": "general", "messages": [{"role": "user", "content": "y" * 7_000_000}]}
+            ).encode(),
+            200,
+            id="huge-string",
+        ),
+        pytest.param(
+            json.dumps(
+                {
+                    "model": "general",
+                    "messages": [
+                        {"role": "user" if i % 2 == 0 else "assistant", "content": f"m{i}"}
+                        for i in range(10_001)
+                    ],
+                }
+            ).encode(),
+            200,
+            id="10k-messages",
+        ),
+    ],
+)
+def test_hostile_bodies_get_a_clear_answer_and_the_server_keeps_serving(
+    server, raw: bytes, expected: int
+) -> None:
+    response = post(server, raw)
+    assert response.status_code == expected, response.text[:300]
+    if expected >= 400:
+        assert_error(response, expected)
+    assert post(server, json_body={"model": "general", "messages": USER}).status_code == 200

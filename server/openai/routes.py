@@ -10,6 +10,7 @@ from fastapi.responses import JSONResponse, Response
 from server.chat.service import Caller, ChatService
 from server.errors import NotFound, PayloadTooLarge
 from server.openai.chat_request import decode_body
+from server.openai.request_schema import CHAT_COMPLETIONS_OPENAPI, MODELS_OPENAPI
 from server.openai.streaming import EventStreamResponse
 from server.openai.wire import ModelList
 from server.state import ServerState
@@ -44,21 +45,21 @@ async def _read_body(request: Request, limit: int) -> bytes:
     return b"".join(chunks)
 
 
-@router.get("/models")
+@router.get("/models", openapi_extra=MODELS_OPENAPI)
 async def list_models(request: Request) -> Response:
     _caller(request)
     cards = _state(request).generation.catalog.cards()
     return Response(ModelList(data=cards).model_dump_json(), media_type="application/json")
 
 
-@router.get("/models/{model_id:path}")
+@router.get("/models/{model_id:path}", openapi_extra=MODELS_OPENAPI)
 async def get_model(request: Request, model_id: str) -> Response:
     _caller(request)
     card = _state(request).generation.catalog.card(model_id)
     return Response(card.model_dump_json(), media_type="application/json")
 
 
-@router.post("/chat/completions")
+@router.post("/chat/completions", openapi_extra=CHAT_COMPLETIONS_OPENAPI)
 async def chat_completions(request: Request) -> Response:
     caller = _caller(request)
     state = _state(request)
@@ -69,7 +70,9 @@ async def chat_completions(request: Request) -> Response:
     return Response(result.model_dump_json(), media_type="application/json")
 
 
-@router.api_route("/{path:path}", methods=["GET", "POST", "PUT", "PATCH", "DELETE"])
+@router.api_route(
+    "/{path:path}", methods=["GET", "POST", "PUT", "PATCH", "DELETE"], include_in_schema=False
+)
 async def unknown_path(request: Request, path: str) -> JSONResponse:
     _caller(request)
     raise NotFound(f"Unknown path /v1/{path}. Traymind serves /v1/models and /v1/chat/completions.")
