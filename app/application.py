@@ -1,0 +1,251 @@
+"""The application object: owns the server controller, the tray, the windows, the settings.
+
+Why one object: every long-lived part has one owner that creates it, wires it and
+shuts it down in order (server first, then windows), and the menu's commands live
+in one place. Collaborators with side effects outside the app (the settings file,
+the autostart folder, opening files in the desktop's programs) come in through
+the constructor, so tests give it temporary folders instead of patching.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Callable
+from dataclasses import replace
+from pathlib import Path
+
+from PySide6.QtCore import QObject, QUrl, Signal
+from PySide6.QtGui import QDesktopServices, QGuiApplication
+from PySide6.QtWidgets import QApplication, QSystemTrayIcon, QWidget
+
+from app.autostart import Autostart
+from app.connect_dialog import ConnectDialog
+from app.keys_dialog import KeysDialog
+from app.models_dialog import ModelsDialog
+from app.server_controller import Problem, ServerController
+from app.settings import Settings, SettingsFile, effective_options
+from app.settings_dialog import SettingsDialog
+from app.single_instance import SingleInstance
+from app.status_window import StatusWindow
+from app.tray import Tray, TrayMenu
+from server.runner import ServeOptions
+
+log = logging.getLogger(__name__)
+
+Opener = Callable[[Path], bool]
+SERVER_FIELDS = ("host", "port", "config", "keystore")
+
+
+def open_in_desktop(path: Path) -> bool:
+    """Open a file or folder in the desktop's program for it."""
+    return QDesktopServices.openUrl(QUrl.fromLocalFile(str(path)))
+
+
+def no_tray_reason() -> str:
+    if QGuiApplication.platformName() == "offscreen":
+        why = "Qt runs offscreen (QT_QPA_PLATFORM=offscreen), where there is no tray"
+    elif "GNOME" in os.environ.get("XDG_CURRENT_DESKTOP", "").upper():
+        why = "GNOME shows tray icons only with the AppIndicator extension installed"
+    else:
+        why = "this desktop has no system tray (or it is not running)"
+    return (
+        f"No system tray was found: {why}. Traymind shows this window instead; its Menu "
+        "button has everything the tray menu has. Closing this window quits Traymind."
+    )
+
+
+class TraymindApp(QObject):
+    """Traymind's running desktop app. ``finished`` carries the exit code after ``quit``."""
+
+    finished = Signal(int)
+
+    def __init__(
+        self,
+        qapp: QApplication,
+        cli_options: ServeOptions,
+        *,
+        settings_file: SettingsFile,
+        autostart: Autostart,
+        opener: Opener = open_in_desktop,
+        tray_available: bool | None = None,
+        instance: SingleInstance | None = None,
+    ) -> None:
+        super().__init__()
+        qapp.setQuitOnLastWindowClosed(False)
+        self.qapp = qapp
+        self.cli_options = cli_options
+        self.settings_file = settings_file
+        self.settings = settings_file.load()
+        self.autostart = autostart
+        self.opener = opener
+        merged = effective_options(cli_options, self.settings, os.environ)
+        self.overridden = merged.overridden
+        self.controller = ServerController(merged.options, self)
+        self.controller.problem.connect(self._on_problem)
+        self.controller.reloaded.connect(lambda: self.notify("Config reloaded."))
+        self.menu = TrayMenu(self.controller, self)
+        self.status_window = StatusWindow(self.controller, self, self.menu)
+        if tray_available is None:
+            tray_available = QSystemTrayIcon.isSystemTrayAvailable()
+        self.tray = Tray(self.controller, self.menu, self) if tray_available else None
+        self.keys_dialog: KeysDialog | None = None
+        self.connect_dialog: ConnectDialog | None = None
+        self.models_dialog: ModelsDialog | None = None
+        self.settings_dialog: SettingsDialog | None = None
+        self._quitting = False
+        self.instance = instance
+        if instance is not None:
+            instance.message.connect(self.on_message)
+
+    def start(self) -> None:
+        """Show the tray (or, without one, the status window saying why) and start serving."""
+        if self.tray is not None:
+            self.tray.icon.show()
+        else:
+            self.status_window.tray_note = no_tray_reason()
+            self.status_window.quit_on_close = True
+            log.warning("%s", self.status_window.tray_note)
+            self.show_status()
+        self.controller.start()
+
+    def on_message(self, message: str) -> None:
+        """A second launch asked for something (only ``show`` so far)."""
+        if message == "show":
+            self.show_status()
+
+    def notify(self, message: str, error: bool = False) -> None:
+        if self.tray is not None:
+            self.tray.notify("Traymind", message, error)
+
+    def _on_problem(self, problem: Problem) -> None:
+        hint = {
+            "port_in_use": (
+                f" Choose “Use port {problem.free_port} instead” in the menu."
+                if problem.free_port
+                else ""
+            ),
+            "config": " Choose “Open config” in the menu to fix it.",
+            "provider": " Choose “Models…” in the menu to connect one.",
+        }.get(problem.kind, "")
+        self.notify(problem.headline + hint, error=problem.kind != "provider")
+
+    @staticmethod
+    def _present(window: QWidget) -> None:
+        window.show()
+        window.raise_()
+        window.activateWindow()
+
+    # --- menu commands -----------------------------------------------------------------
+
+    def toggle_server(self) -> None:
+        if self.controller.phase == "running":
+            self.controller.stop()
+        else:
+            self.controller.start()
+
+    def set_allow_unauthenticated(self, on: bool) -> None:
+        applied = self.controller.set_allow_unauthenticated(on)
+        self._save(replace(self.settings, allow_unauthenticated=applied))
+
+    def use_port(self, port: int) -> None:
+        self._save(replace(self.settings, port=port))
+        self.controller.restart(replace(self.controller.options, port=port))
+
+    def show_keys(self) -> None:
+        if self.keys_dialog is None:
+            self.keys_dialog = KeysDialog(self.controller, self.show_settings)
+        self.keys_dialog.reload()
+        self._present(self.keys_dialog)
+
+    def copy_base_url(self) -> None:
+        url = self.controller.url
+        if url:
+            QGuiApplication.clipboard().setText(url)
+            self.notify(f"Copied {url}")
+
+    def show_connect(self) -> None:
+        if self.connect_dialog is None:
+            self.connect_dialog = ConnectDialog(self.controller, self.show_keys, self.show_settings)
+        self.connect_dialog.refresh()
+        self._present(self.connect_dialog)
+
+    def show_models(self) -> None:
+        if self.models_dialog is None:
+            self.models_dialog = ModelsDialog(self.controller)
+        self._present(self.models_dialog)
+
+    def show_status(self) -> None:
+        self._present(self.status_window)
+
+    def open_config(self) -> None:
+        self.opener(self.controller.config_path())
+
+    def reload_config(self) -> None:
+        self.controller.reload_config()
+
+    def open_logs(self) -> None:
+        folder = self.controller.logs_dir()
+        folder.mkdir(parents=True, exist_ok=True)
+        self.opener(folder)
+
+    def show_settings(self) -> None:
+        dialog = SettingsDialog(
+            replace(self.settings, start_at_login=self.autostart.enabled()),
+            self.overridden,
+            self.autostart,
+            self._has_keys(),
+        )
+        dialog.saved.connect(self.apply_settings)
+        self.settings_dialog = dialog
+        self._present(dialog)
+
+    def quit(self) -> None:
+        """Stop the server (ending open streams), close everything, then ``finished``."""
+        if self._quitting:
+            return
+        self._quitting = True
+        log.info("quitting")
+        self.controller.shutdown()
+        if self.tray is not None:
+            self.tray.icon.hide()
+        self.status_window.quit_on_close = False
+        dialogs = (self.keys_dialog, self.connect_dialog, self.models_dialog)
+        for window in (self.status_window, *dialogs):
+            if window is not None:
+                window.close()
+        if self.settings_dialog is not None:
+            self.settings_dialog.close()
+        if self.instance is not None:
+            self.instance.close()
+        self.finished.emit(0)
+
+    # --- settings ----------------------------------------------------------------------
+
+    def _has_keys(self) -> bool:
+        handle = self.controller.handle
+        if handle is None or handle.state is None:
+            return True  # unknown: do not warn
+        return handle.state.authenticator.has_keys()
+
+    def _save(self, settings: Settings) -> None:
+        self.settings = settings
+        try:
+            self.settings_file.save(settings)
+        except OSError as exc:
+            log.error("cannot save settings to %s: %s", self.settings_file.path, exc)
+            self.notify(f"Settings could not be saved: {exc}", error=True)
+
+    def apply_settings(self, new: Settings) -> None:
+        """Persist, update start-at-login, and restart the server if a server setting changed."""
+        self._save(new)
+        if self.autostart.supported() and new.start_at_login != self.autostart.enabled():
+            try:
+                self.autostart.set_enabled(new.start_at_login)
+            except OSError as exc:
+                self.notify(f"Start at login could not be changed: {exc}", error=True)
+        merged = effective_options(self.cli_options, new, os.environ)
+        current = self.controller.options
+        wanted = replace(merged.options, allow_unauthenticated=current.allow_unauthenticated)
+        if any(getattr(wanted, f) != getattr(current, f) for f in SERVER_FIELDS):
+            self.controller.restart(wanted)

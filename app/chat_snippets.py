@@ -1,0 +1,116 @@
+"""Ready-to-paste setup for chat apps: LibreChat, Open WebUI, the OpenAI SDK.
+
+Plain text from a few facts (port, listen address, agent ids), no Qt, so tests can
+parse what a user would paste. The LibreChat endpoint sends the conversation id as
+``X-Session-Id`` (LibreChat fills the template), titles with the chat's own model,
+and drops the parameters Traymind's agents do not take.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import yaml
+
+from server.auth import is_loopback
+from server.runner import url_host
+
+DOCKER_HOST = "host.docker.internal"
+DOCKER_BRIDGE = "172.17.0.1"
+DROP_PARAMS = ("stop", "user", "frequency_penalty", "presence_penalty")
+SESSION_HEADER_TEMPLATE = "{{LIBRECHAT_BODY_CONVERSATIONID}}"
+
+
+@dataclass(frozen=True, slots=True)
+class Pairing:
+    """What the snippets need to know about the running server."""
+
+    host: str
+    port: int
+    agents: tuple[str, ...]
+    docker: bool = False
+
+    @property
+    def base_url(self) -> str:
+        if self.docker:
+            return f"http://{DOCKER_HOST}:{self.port}/v1"
+        host = "127.0.0.1" if self.host in ("0.0.0.0", "::") else self.host
+        return f"http://{url_host(host)}:{self.port}/v1"
+
+    @property
+    def loopback_only(self) -> bool:
+        return is_loopback(self.host)
+
+
+def librechat_yaml(p: Pairing) -> str:
+    """A complete ``librechat.yaml`` custom endpoint."""
+    endpoint = {
+        "name": "Traymind",
+        "apiKey": "${TRAYMIND_API_KEY}",
+        "baseURL": p.base_url,
+        "models": {"default": list(p.agents) or ["general"], "fetch": True},
+        "titleConvo": True,
+        "titleModel": "current_model",
+        "modelDisplayLabel": "Traymind",
+        "headers": {"X-Session-Id": SESSION_HEADER_TEMPLATE},
+        "dropParams": list(DROP_PARAMS),
+    }
+    body = yaml.safe_dump(
+        {"version": "1.2.1", "endpoints": {"custom": [endpoint]}},
+        sort_keys=False,
+        default_flow_style=None,
+        width=100,
+    )
+    return (
+        "# librechat.yaml: a custom endpoint for Traymind.\n"
+        "# Put your key in LibreChat's .env: TRAYMIND_API_KEY=sk-tm-...\n"
+        "# (create one in Traymind's API keys… window).\n" + body
+    )
+
+
+def openwebui_text(p: Pairing) -> str:
+    return (
+        "Open WebUI: Admin Panel → Settings → Connections → OpenAI API → Add connection\n\n"
+        f"  URL:  {p.base_url}\n"
+        "  Key:  an API key from Traymind's API keys… window\n\n"
+        "Start Open WebUI with this environment variable, so it sends each chat's id\n"
+        "and every chat keeps its own session in Traymind:\n\n"
+        "  ENABLE_FORWARD_USER_INFO_HEADERS=true\n\n"
+        "For example:\n"
+        "  docker run -d -p 3000:8080 -e ENABLE_FORWARD_USER_INFO_HEADERS=true \\\n"
+        f"    --add-host={DOCKER_HOST}:host-gateway ghcr.io/open-webui/open-webui:main\n"
+    )
+
+
+def sdk_text(p: Pairing) -> str:
+    agent = p.agents[0] if p.agents else "general"
+    return (
+        "from openai import OpenAI\n\n"
+        f'client = OpenAI(base_url="{p.base_url}", api_key="sk-tm-...")\n'
+        "reply = client.chat.completions.create(\n"
+        f'    model="{agent}",  # an agent id, or "auto"\n'
+        '    messages=[{"role": "user", "content": "Hello"}],\n'
+        '    extra_headers={"X-Session-Id": "my-conversation"},  # keeps the session\n'
+        ")\n"
+        "print(reply.choices[0].message.content)\n"
+    )
+
+
+def docker_note(p: Pairing) -> str:
+    """Why 127.0.0.1 does not work from a container on Linux, and what to do instead."""
+    listening = (
+        f"Traymind listens on {p.host} (this computer only) right now."
+        if p.loopback_only
+        else f"Traymind listens on {p.host}, beyond this computer: every request needs a key."
+    )
+    return (
+        "Chat app in Docker? Inside a container, 127.0.0.1 is the container itself.\n"
+        f"Use http://{DOCKER_HOST}:{p.port}/v1 as the URL (tick the box above).\n\n"
+        "• macOS and Windows (Docker Desktop): that name reaches Traymind as it is.\n"
+        f'• Linux: add  extra_hosts: ["{DOCKER_HOST}:host-gateway"]  to the container\n'
+        f"  (or --add-host={DOCKER_HOST}:host-gateway), and make Traymind listen where the\n"
+        f"  container can reach it: the Docker bridge address (usually {DOCKER_BRIDGE}) or\n"
+        "  all interfaces (0.0.0.0), in Settings…. Listening beyond loopback means every\n"
+        "  request needs an API key: unauthenticated access is for this computer only.\n\n"
+        + listening
+    )

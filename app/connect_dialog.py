@@ -1,0 +1,111 @@
+"""Connect a chat app: ready-to-paste setup for LibreChat, Open WebUI and the SDK."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from PySide6.QtGui import QFontDatabase, QGuiApplication
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QDialog,
+    QHBoxLayout,
+    QLabel,
+    QPlainTextEdit,
+    QPushButton,
+    QTabWidget,
+    QVBoxLayout,
+    QWidget,
+)
+
+from app.chat_snippets import Pairing, docker_note, librechat_yaml, openwebui_text, sdk_text
+from app.icons import app_icon
+from app.server_controller import ServerController
+
+SNIPPETS: tuple[tuple[str, Callable[[Pairing], str]], ...] = (
+    ("LibreChat", librechat_yaml),
+    ("Open WebUI", openwebui_text),
+    ("OpenAI SDK", sdk_text),
+    ("Docker", docker_note),
+)
+
+
+class ConnectDialog(QDialog):
+    """One tab per chat app, each with its text and a Copy button."""
+
+    def __init__(
+        self,
+        controller: ServerController,
+        show_keys: Callable[[], None],
+        show_settings: Callable[[], None],
+        parent: QWidget | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self.controller = controller
+        self.setWindowTitle("Connect a chat app to Traymind")
+        self.setWindowIcon(app_icon())
+        self.resize(720, 520)
+        self.docker = QCheckBox(
+            "The chat app runs in Docker (use host.docker.internal instead of 127.0.0.1)"
+        )
+        self.docker.toggled.connect(self.refresh)
+        self.tabs = QTabWidget()
+        self.texts: dict[str, QPlainTextEdit] = {}
+        mono = QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont)
+        for name, _ in SNIPPETS:
+            text = QPlainTextEdit()
+            text.setReadOnly(True)
+            text.setFont(mono)
+            copy = QPushButton(f"Copy {name} setup" if name != "Docker" else "Copy")
+            copy.clicked.connect(lambda _=False, t=text: self._copy(t))
+            page = QWidget()
+            column = QVBoxLayout(page)
+            column.addWidget(text, 1)
+            column.addWidget(copy)
+            self.texts[name] = text
+            self.tabs.addTab(page, name)
+        self.note = QLabel()
+        self.note.setWordWrap(True)
+        keys = QPushButton("API keys…")
+        keys.clicked.connect(show_keys)
+        settings = QPushButton("Settings…")
+        settings.clicked.connect(show_settings)
+        close = QPushButton("Close")
+        close.clicked.connect(self.close)
+        buttons = QHBoxLayout()
+        buttons.addWidget(keys)
+        buttons.addWidget(settings)
+        buttons.addStretch()
+        buttons.addWidget(close)
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.docker)
+        layout.addWidget(self.tabs, 1)
+        layout.addWidget(self.note)
+        layout.addLayout(buttons)
+        controller.status_changed.connect(self._on_status)
+        self.refresh()
+
+    def pairing(self) -> Pairing:
+        options = self.controller.options
+        handle = self.controller.handle
+        port = handle.port if handle is not None else options.port
+        agents = tuple(a["id"] for a in self.controller.snapshot()["agents"])
+        return Pairing(options.host, port, agents, docker=self.docker.isChecked())
+
+    def _on_status(self) -> None:
+        if self.isVisible():
+            self.refresh()
+
+    def refresh(self) -> None:
+        pairing = self.pairing()
+        for name, render in SNIPPETS:
+            text = render(pairing)
+            if self.texts[name].toPlainText() != text:
+                self.texts[name].setPlainText(text)
+        running = self.controller.phase == "running"
+        self.note.setText(
+            f"Base URL: {pairing.base_url}"
+            + ("" if running else "  (the server is not running: start it from the menu)")
+        )
+
+    def _copy(self, text: QPlainTextEdit) -> None:
+        QGuiApplication.clipboard().setText(text.toPlainText())

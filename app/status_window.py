@@ -1,0 +1,243 @@
+"""The live status window: the server, its agents, sessions and recent requests.
+
+It reads the status hub's snapshot when the controller says something changed
+(coalesced to a few times a second) and only while it is visible, so a busy
+server never keeps a hidden window busy.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from PySide6.QtCore import Qt, QTimer
+from PySide6.QtGui import QCloseEvent, QShowEvent
+from PySide6.QtWidgets import (
+    QFormLayout,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QPushButton,
+    QTableView,
+    QTabWidget,
+    QVBoxLayout,
+    QWidget,
+)
+
+from app.icons import app_icon
+from app.server_controller import ServerController
+from app.status_text import clock, duration
+from app.table_model import Row, RowsModel
+from app.tray import MenuCommands, TrayMenu
+
+AGENT_HEADERS = ("ID", "Name", "Model (provider)", "State", "Requests", "Last used", "Last error")
+SESSION_HEADERS = ("Session", "Agent", "Client", "Turns", "Last activity", "Streaming")
+REQUEST_HEADERS = ("Time", "Model", "Session", "Status", "Latency")
+BANNER_STYLE = (
+    "QLabel { background: #fff4d6; color: #4a3800; border: 1px solid #e6c35c;"
+    " border-radius: 4px; padding: 6px; }"
+)
+
+
+def agent_rows(snapshot: dict[str, Any], model_label: Any) -> list[Row]:
+    return [
+        (
+            a["id"],
+            a["name"],
+            model_label(a["model"]),
+            f"running {a['running']}" if a["running"] else "idle",
+            str(a["requests"]),
+            clock(a["last_used"]),
+            a["last_error"] or "",
+        )
+        for a in snapshot["agents"]
+    ]
+
+
+def session_rows(snapshot: dict[str, Any]) -> list[Row]:
+    sessions = sorted(snapshot["sessions"], key=lambda s: s["last_activity"], reverse=True)
+    return [
+        (
+            s["key"],
+            s["agent"],
+            s["client"],
+            str(s["turns"]),
+            clock(s["last_activity"]),
+            "streaming now" if s["streaming"] else "no",
+        )
+        for s in sessions
+    ]
+
+
+def request_rows(snapshot: dict[str, Any]) -> list[Row]:
+    return [
+        (
+            clock(r["time"]),
+            r["model"],
+            r["session"] or "(none)",
+            str(r["status"]),
+            f"{r['latency_ms']:.0f} ms",
+        )
+        for r in reversed(snapshot["recent_requests"])
+    ]
+
+
+def _table(model: RowsModel) -> QTableView:
+    view = QTableView()
+    view.setModel(model)
+    view.setSelectionBehavior(QTableView.SelectionBehavior.SelectRows)
+    view.setEditTriggers(QTableView.EditTrigger.NoEditTriggers)
+    view.verticalHeader().setVisible(False)
+    view.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+    view.horizontalHeader().setStretchLastSection(True)
+    return view
+
+
+class StatusWindow(QWidget):
+    """Server facts, then tabs of agents, sessions and recent requests, all live."""
+
+    def __init__(
+        self, controller: ServerController, commands: MenuCommands, menu: TrayMenu
+    ) -> None:
+        super().__init__()
+        self.controller = controller
+        self.commands = commands
+        self.quit_on_close = False
+        self.tray_note: str | None = None
+        self.setWindowTitle("Traymind status")
+        self.setWindowIcon(app_icon())
+        self.resize(860, 560)
+
+        self.banner = QLabel()
+        self.banner.setWordWrap(True)
+        self.banner.setStyleSheet(BANNER_STYLE)
+        self.banner.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.use_port_button = QPushButton()
+        self.use_port_button.clicked.connect(self._use_port)
+        self.open_config_button = QPushButton("Open config")
+        self.open_config_button.clicked.connect(commands.open_config)
+        self.models_button = QPushButton("Models…")
+        self.models_button.clicked.connect(commands.show_models)
+        fixes = QHBoxLayout()
+        fixes.addWidget(self.use_port_button)
+        fixes.addWidget(self.open_config_button)
+        fixes.addWidget(self.models_button)
+        fixes.addStretch()
+
+        self.fields: dict[str, QLabel] = {}
+        form = QFormLayout()
+        for name in (
+            "State",
+            "URL",
+            "Listening on",
+            "Auth",
+            "Key sources",
+            "Uptime",
+            "Requests served",
+            "Errors",
+            "Config file",
+        ):
+            label = QLabel()
+            label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+            label.setWordWrap(True)
+            self.fields[name] = label
+            form.addRow(name + ":", label)
+
+        self.agents = RowsModel(AGENT_HEADERS)
+        self.sessions = RowsModel(SESSION_HEADERS)
+        self.requests = RowsModel(REQUEST_HEADERS)
+        self.tabs = QTabWidget()
+        self.tabs.addTab(_table(self.agents), "Agents")
+        self.tabs.addTab(_table(self.sessions), "Sessions")
+        self.tabs.addTab(_table(self.requests), "Recent requests")
+
+        self.menu_button = QPushButton("Menu")
+        self.menu_button.setMenu(menu.menu)
+        bottom = QHBoxLayout()
+        bottom.addWidget(self.menu_button)
+        bottom.addStretch()
+        close = QPushButton("Close")
+        close.clicked.connect(self.close)
+        bottom.addWidget(close)
+
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.banner)
+        layout.addLayout(fixes)
+        layout.addLayout(form)
+        layout.addWidget(self.tabs, 1)
+        layout.addLayout(bottom)
+
+        self._tick = QTimer(self)
+        self._tick.setInterval(1000)
+        self._tick.timeout.connect(self._refresh_clock)
+        controller.status_changed.connect(self._on_status)
+        self.refresh()
+
+    # --- refreshing --------------------------------------------------------------------
+
+    def _on_status(self) -> None:
+        if self.isVisible():
+            self.refresh()
+
+    def showEvent(self, event: QShowEvent) -> None:
+        self.refresh()
+        self._tick.start()
+        super().showEvent(event)
+
+    def closeEvent(self, event: QCloseEvent) -> None:
+        self._tick.stop()
+        super().closeEvent(event)
+        if self.quit_on_close:
+            self.commands.quit()
+
+    def refresh(self) -> None:
+        c = self.controller
+        snapshot = c.snapshot()
+        self._refresh_banner(snapshot)
+        server = snapshot["server"]
+        running = c.phase == "running"
+        self.fields["State"].setText(c.phase)
+        self.fields["URL"].setText(c.url or "—")
+        self.fields["Listening on"].setText(server.get("listen", "—") if running else "—")
+        self.fields["Auth"].setText(c.auth_mode() or "—")
+        self.fields["Requests served"].setText(str(snapshot["requests_served"]))
+        self.fields["Errors"].setText(str(snapshot["errors"]))
+        self.fields["Config file"].setText(str(c.config_path()) if running else "—")
+        self._refresh_clock(snapshot)
+        self.agents.set_rows(agent_rows(snapshot, c.model_label))
+        self.sessions.set_rows(session_rows(snapshot))
+        self.requests.set_rows(request_rows(snapshot))
+        self.tabs.setTabText(1, f"Sessions ({c.active_sessions()} active)")
+        self.tabs.setTabText(2, f"Recent requests ({len(snapshot['recent_requests'])})")
+
+    def _refresh_clock(self, snapshot: dict[str, Any] | None = None) -> None:
+        """Once a second: the uptime, and the key sources (another process may add keys)."""
+        c = self.controller
+        snapshot = snapshot or c.snapshot()
+        running = c.phase == "running"
+        self.fields["Uptime"].setText(duration(snapshot["uptime_seconds"]) if running else "—")
+        self.fields["Key sources"].setText(", ".join(c.key_sources()) or "none")
+
+    def _refresh_banner(self, snapshot: dict[str, Any]) -> None:
+        c = self.controller
+        notes = [self.tray_note] if self.tray_note else []
+        if c.failure is not None:
+            notes.append(c.failure.message)
+        if c.warning is not None and c.phase == "running":
+            notes.append(c.warning.message)
+        keystore = snapshot.get("keystore") or {}
+        if keystore.get("state") == "unavailable":
+            notes.append(keystore.get("message", "No usable OS keyring."))
+        self.banner.setText("\n\n".join(notes))
+        self.banner.setVisible(bool(notes))
+        port = c.failure.free_port if c.failure is not None and c.phase == "error" else None
+        self.use_port_button.setVisible(port is not None)
+        self.use_port_button.setText(f"Use port {port} instead")
+        config_problem = c.failure is not None and c.failure.kind in ("config", "reload")
+        self.open_config_button.setVisible(config_problem)
+        no_model = c.warning is not None and c.warning.kind == "provider" and c.phase == "running"
+        self.models_button.setVisible(no_model)
+
+    def _use_port(self) -> None:
+        failure = self.controller.failure
+        if failure is not None and failure.free_port is not None:
+            self.commands.use_port(failure.free_port)

@@ -1,0 +1,146 @@
+"""The status window and the tray's status line follow real requests, live."""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+import threading
+import time
+
+import openai
+import pytest
+
+from app.settings import Settings
+from app.status_bridge import StatusBridge
+from server.status import StatusHub
+from tests.harness import agent_config
+from tests.upstream import Reply, Upstream
+
+pytest_plugins = ("tests.app_conftest",)
+pytestmark = pytest.mark.gui
+
+AGENTS = {
+    "general": {"display_name": "GeneralAgent", "role": "Helper"},
+    "code": {"display_name": "CodeAgent", "role": "Coder"},
+}
+
+
+def chat(url: str, session: str | None, stream: bool = False):
+    client = openai.OpenAI(
+        base_url=url,
+        api_key="unused",
+        max_retries=0,
+        timeout=20,
+        default_headers={"X-Session-Id": session} if session else None,
+    )
+    return client.chat.completions.create(
+        model="general", messages=[{"role": "user", "content": "Hi"}], stream=stream
+    )
+
+
+def test_a_chat_request_shows_up_in_the_status_window(make_app, qtbot, upstream: Upstream) -> None:
+    harness = make_app(
+        agent_config(upstream.base_url, **AGENTS), settings=Settings(allow_unauthenticated=True)
+    )
+    url = harness.url
+    assert harness.menu_texts()[0] == f"Running on {url} · 2 agents · 0 active sessions"
+    harness.menu_action("Status…").trigger()
+    window = harness.app.status_window
+    assert window.isVisible()
+    assert window.fields["URL"].text() == url
+    assert window.fields["Auth"].text() == "unauthenticated local"
+    qtbot.waitUntil(lambda: len(window.agents.rows()) == 2)
+    general = next(r for r in window.agents.rows() if r[0] == "general")
+    assert general[1:5] == (
+        "GeneralAgent",
+        f"default: test-model (openai at {upstream.base_url})",
+        "idle",
+        "0",
+    )
+
+    upstream.script(Reply.text("Hello"))
+    assert chat(url, "conv-42").choices[0].message.content == "Hello"
+
+    qtbot.waitUntil(lambda: len(window.requests.rows()) == 1)
+    [request] = window.requests.rows()
+    assert request[1:4] == ("general", request[2], "200")
+    assert request[2].endswith("/conv-42") and request[4].endswith(" ms")
+    qtbot.waitUntil(lambda: len(window.sessions.rows()) == 1)
+    [session] = window.sessions.rows()
+    assert session[0] == request[2]
+    assert session[1:4] == ("general", "OpenAI SDK", "1") and session[5] == "no"
+    general = next(r for r in window.agents.rows() if r[0] == "general")
+    assert general[3:5] == ("idle", "1") and general[5] != "never"
+    assert window.fields["Requests served"].text() == "1"
+    assert window.fields["Errors"].text() == "0"
+    assert harness.menu_texts()[0] == f"Running on {url} · 2 agents · 1 active session"
+
+
+def test_open_streams_show_as_streaming_and_quit_ends_them_promptly(
+    make_app, qtbot, upstream: Upstream
+) -> None:
+    harness = make_app(
+        agent_config(upstream.base_url), settings=Settings(allow_unauthenticated=True)
+    )
+    harness.app.show_status()
+    window = harness.app.status_window
+    upstream.default = Reply.slow_stream(["tick "] * 200, delay=0.05)  # ten seconds of stream
+    results: list[object] = []
+
+    def consume() -> None:
+        try:
+            for _ in chat(harness.url, "long-one", stream=True):
+                pass
+            results.append("ended")
+        except Exception as exc:  # the stream is cut by the quit: that is the point
+            results.append(exc)
+
+    reader = threading.Thread(target=consume, daemon=True)
+    reader.start()
+    qtbot.waitUntil(
+        lambda: any(
+            r[0].endswith("/long-one") and r[5] == "streaming now" for r in window.sessions.rows()
+        )
+    )
+    general = next(r for r in window.agents.rows() if r[0] == "general")
+    assert general[3] == "running 1"
+    assert harness.menu_texts()[0].endswith("· 1 agent · 1 active session")
+
+    started = time.monotonic()
+    harness.menu_action("Quit").trigger()
+    assert time.monotonic() - started < 3.5
+    assert harness.server_threads() == []
+    reader.join(5)
+    assert results, "the client's stream did not end"
+
+
+def test_bursts_of_status_news_are_coalesced_on_the_gui_thread(qtbot, qapp) -> None:
+    hub = StatusHub()
+    bridge = StatusBridge(hub, interval_ms=100)
+    seen: list[bool] = []
+    bridge.changed.connect(
+        lambda: seen.append(threading.current_thread() is threading.main_thread())
+    )
+
+    def burst() -> None:
+        for n in range(5000):
+            hub.set_extra("load", n)
+
+    workers = [threading.Thread(target=burst) for _ in range(4)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+    qtbot.waitUntil(lambda: len(seen) >= 1)
+    qtbot.wait(250)
+    assert len(seen) == 1  # 20,000 pieces of news while the GUI was busy: one refresh
+    assert all(seen)  # always delivered on the GUI thread
+    hub.set_extra("load", -1)
+    qtbot.waitUntil(lambda: len(seen) >= 2)
+    bridge.close()
+    count = len(seen)
+    hub.set_extra("load", -2)
+    qtbot.wait(200)
+    assert len(seen) == count  # unsubscribed
