@@ -18,12 +18,22 @@ VERSION = "0.1.0"
 HEALTH_PROBE_WAIT = 1.5
 
 
+async def publish_when_resolved(state: ServerState) -> None:
+    """Once the default model is known, the status window shows it beside each agent."""
+    generation = state.generation
+    await generation.runtime.resolved_default()
+    if state.generation is generation:
+        state.publish_agents()
+
+
 def create_app(state: ServerState) -> FastAPI:
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         state.generation.runtime.start()
         state.publish_agents()
+        publish = asyncio.get_running_loop().create_task(publish_when_resolved(state))
         yield
+        publish.cancel()
         state.interrupt_all("the server is shutting down")
 
     app = FastAPI(

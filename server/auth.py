@@ -33,6 +33,14 @@ class KeyMatch:
     namespace: str  # hash of the key: sessions are stored under it
 
 
+@dataclass(frozen=True, slots=True)
+class Identity:
+    """The caller of one request."""
+
+    namespace: str  # sessions are stored under it
+    source: str  # "environment", "keyring", "file" or "unauthenticated local"
+
+
 class KeySource(Protocol):
     """A store of client keys."""
 
@@ -155,13 +163,23 @@ class Authenticator:
         for source in self.sources:
             found = source.match(token)
             if found is not None:
+                touch = getattr(source, "touch", None)
+                if touch is not None:
+                    touch(found.key_id)  # "last used" in the keys window; cheap and throttled
                 return found
         return None
 
+    def flush(self) -> None:
+        """Write what sources keep for later (last-used times) before the server stops."""
+        for source in self.sources:
+            flush = getattr(source, "flush", None)
+            if flush is not None:
+                flush()
+
     def authenticate(
         self, authorization: str | None, peer: str | None, host: str | None = None
-    ) -> str:
-        """The session namespace of the caller.
+    ) -> Identity:
+        """Who the caller is: their session namespace and where their key came from.
 
         Unauthenticated access is granted only to loopback peers that also addressed the
         server by a loopback name. Raises ``AuthenticationFailed``, or ``RateLimited``
@@ -171,9 +189,9 @@ class Authenticator:
         if token is not None:
             found = self.match(token)
             if found is not None:
-                return found.namespace
+                return Identity(found.namespace, found.source)
         if self.allow_unauthenticated and is_loopback(peer) and is_loopback_name(host):
-            return key_namespace(token) if token else "noauth"
+            return Identity(key_namespace(token) if token else "noauth", "unauthenticated local")
         address = peer or "unknown"
         retry_after = self.throttle.retry_after(address)
         if retry_after is not None:

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import uvicorn
 
-from server.api import create_app
+from server.api import create_app, publish_when_resolved
 from server.auth import Authenticator, EnvironmentKeys, KeySource, env_flag, is_loopback
 from server.auth_throttle import AuthThrottle
 from server.config import Config, ConfigError, load_config, locate_config
@@ -256,6 +256,8 @@ class ServerHandle:
                 loop.call_soon_threadsafe(state.interrupt_all, "the server is shutting down")
         server.should_exit = True
         thread.join(timeout * 0.75)
+        if state is not None:
+            state.authenticator.flush()
         if thread.is_alive():
             server.force_exit = True
             thread.join(timeout * 0.25)
@@ -285,6 +287,7 @@ class ServerHandle:
 
         def swap() -> None:
             state.generation = generation
+            asyncio.get_running_loop().create_task(publish_when_resolved(state))
             state.authenticator.throttle.limit = config.server.auth_failure_limit
             state.authenticator.throttle.window = config.server.auth_failure_window_seconds
             generation.runtime.start()

@@ -55,18 +55,39 @@ class ServerState:
             self._run_slots = asyncio.Semaphore(self.max_running)
         return self._run_slots
 
-    def publish_agents(self) -> None:
+    def describe_model(self, name: str) -> tuple[str, str]:
+        """``(provider, model id)`` of a key under ``models:``, for people to read."""
         config = self.generation.config
-        self.status.set_agents(
-            [
+        if name in config.models:
+            model = config.models[name]
+            where = model.base_url or ("OpenAI" if model.provider == "openai" else "Anthropic")
+            return f"{model.provider} at {where}", model.id
+        default = self.generation.runtime.default_model
+        if name == "default" and default is not None and default.id:
+            return f"openai at {default.base_url} ({default.source})", default.id
+        if name == "default" and default is not None:
+            return "none connected", ""
+        return "detecting…", ""
+
+    def publish_agents(self) -> None:
+        """The agents of the current config, with their models, to the status hub."""
+        config = self.generation.config
+        agents = []
+        for agent_id, agent in config.agents.items():
+            provider, model_id = self.describe_model(agent.model)
+            agents.append(
                 AgentStatus(
                     id=agent_id,
                     name=agent.display_name or agent_id,
                     model=agent.model,
+                    provider=provider,
+                    model_id=model_id,
                 )
-                for agent_id, agent in config.agents.items()
-            ]
-        )
+            )
+        self.status.set_agents(agents)
+        default = self.generation.runtime.default_model
+        if default is not None:
+            self.status.set_extra("default_model", default.as_status())
 
     def interrupt_all(self, reason: str) -> None:
         for task in list(self.turns):

@@ -24,7 +24,9 @@ SESSION_LIMIT = 500
 class AgentStatus:
     id: str
     name: str
-    model: str
+    model: str  # the key under models:
+    provider: str = ""  # e.g. "openai at http://127.0.0.1:11434/v1"
+    model_id: str = ""  # the provider's model id
     running: int = 0
     requests: int = 0
     last_used: float | None = None
@@ -36,6 +38,7 @@ class SessionStatus:
     key: str
     agent: str
     client: str
+    key_source: str = ""
     turns: int = 0
     last_activity: float = 0.0
     streaming: bool = False
@@ -129,7 +132,14 @@ class StatusHub:
         self._notify("agents")
 
     def run_started(
-        self, agent: str, model: str, session: str | None, client: str, streaming: bool
+        self,
+        agent: str,
+        model: str,
+        session: str | None,
+        client: str,
+        streaming: bool,
+        *,
+        key_source: str = "",
     ) -> RunTicket:
         now = time.time()
         with self._lock:
@@ -143,7 +153,9 @@ class StatusHub:
                     if len(self.sessions) >= SESSION_LIMIT:
                         oldest = min(self.sessions.values(), key=lambda s: s.last_activity)
                         del self.sessions[oldest.key]
-                    entry = self.sessions[session] = SessionStatus(session, agent, client)
+                    entry = self.sessions[session] = SessionStatus(
+                        session, agent, client, key_source
+                    )
                 entry.last_activity, entry.streaming = now, streaming
         self._notify("run")
         return RunTicket(agent, model, session)

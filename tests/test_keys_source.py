@@ -16,9 +16,22 @@ ENV_KEY = "sk-env-key"
 
 def traymind(*args: str, data: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "app.cli", "keys", *args, "--data-dir", str(data),
-         "--keystore", "file"],
-        cwd=ROOT, capture_output=True, text=True, timeout=60, env=ServeProcess.base_env(),
+        [
+            sys.executable,
+            "-m",
+            "app.cli",
+            "keys",
+            *args,
+            "--data-dir",
+            str(data),
+            "--keystore",
+            "file",
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=ServeProcess.base_env(),
     )
 
 
@@ -48,6 +61,15 @@ def test_cli_key_is_honoured_and_revoked_while_running(tmp_path: Path) -> None:
 
         listing = traymind("list", data=data)
         assert "laptop" in listing.stdout and key not in listing.stdout
+        # using the key records when it was last used (written off the request path)
+        deadline = time.monotonic() + 5
+        while "never" in (
+            row := next(
+                line for line in traymind("list", data=data).stdout.splitlines() if "laptop" in line
+            )
+        ):
+            assert time.monotonic() < deadline, row
+            time.sleep(0.1)
 
         assert traymind("revoke", "laptop", data=data).returncode == 0
         wait_for_status(handle, key, 401)

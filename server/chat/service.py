@@ -35,6 +35,7 @@ class Caller:
     """Who is asking: the session namespace of their key (``noauth`` without one)."""
 
     namespace: str
+    key_source: str = "unauthenticated local"
 
 
 def completion_id() -> str:
@@ -68,19 +69,29 @@ class ChatService:
             turn, target, caller.namespace, headers
         )
         ref = session_ref(headers, caller.namespace, plan.history_key) if plan.history_key else None
-        task = self._start_turn(turn, plan, ref, headers)
+        task = self._start_turn(turn, plan, ref, headers, caller.key_source)
         renderer = ContentRenderer(show_tool_calls=plan.show_tool_calls)
         if turn.stream:
             return await self._stream(turn, plan.model_id, task, renderer)
         return await self._collect(plan.model_id, task, renderer)
 
     def _start_turn(
-        self, turn: ChatTurn, plan: Plan, ref: SessionRef | None, headers: Mapping[str, str]
+        self,
+        turn: ChatTurn,
+        plan: Plan,
+        ref: SessionRef | None,
+        headers: Mapping[str, str],
+        key_source: str,
     ) -> TurnTask:
         state = self._state
         budget = self._char_budget(plan.model_name)
         ticket = state.status.run_started(
-            plan.model_id, turn.model, ref.short if ref else None, client_kind(headers), turn.stream
+            plan.model_id,
+            turn.model,
+            ref.short if ref else None,
+            client_kind(headers),
+            turn.stream,
+            key_source=key_source,
         )
         extra_in, extra_out = plan.extra_usage
 

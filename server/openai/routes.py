@@ -26,9 +26,10 @@ def _caller(request: Request) -> Caller:
     state = _state(request)
     peer = request.client.host if request.client else None
     headers = request.headers
-    return Caller(
-        state.authenticator.authenticate(headers.get("authorization"), peer, headers.get("host"))
+    identity = state.authenticator.authenticate(
+        headers.get("authorization"), peer, headers.get("host")
     )
+    return Caller(identity.namespace, identity.source)
 
 
 async def _read_body(request: Request, limit: int) -> bytes:
