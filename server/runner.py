@@ -165,7 +165,7 @@ class ServerHandle:
         )
         check_exposure(self.options.host, authenticator)
         return ServerState(
-            generation=Generation.of(config),
+            generation=Generation.of(config, self.status),
             authenticator=authenticator,
             store=store,
             status=self.status,
@@ -283,10 +283,14 @@ class ServerHandle:
         state, loop = self.state, self._loop
         assert state is not None and state.config_path is not None
         config = load_config(state.config_path)
-        generation = Generation.of(config)
+        generation = Generation.of(config, self.status)
 
         def swap() -> None:
+            old = state.generation
             state.generation = generation
+            stopping = asyncio.ensure_future(old.runtime.stop())  # the old config's MCP servers
+            state.background.add(stopping)
+            stopping.add_done_callback(state.background.discard)
             asyncio.get_running_loop().create_task(publish_when_resolved(state))
             state.authenticator.throttle.limit = config.server.auth_failure_limit
             state.authenticator.throttle.window = config.server.auth_failure_window_seconds

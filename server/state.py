@@ -25,8 +25,8 @@ class Generation:
     runtime: RuntimeLoader
 
     @classmethod
-    def of(cls, config: Config) -> Generation:
-        return cls(config, Catalog(config, int(time.time())), RuntimeLoader(config))
+    def of(cls, config: Config, status: StatusHub | None = None) -> Generation:
+        return cls(config, Catalog(config, int(time.time())), RuntimeLoader(config, status))
 
 
 @dataclass(slots=True)
@@ -41,6 +41,7 @@ class ServerState:
     max_queued: int = 256
     locks: SessionLocks = field(default_factory=SessionLocks)
     turns: set[TurnTask] = field(default_factory=set)
+    background: set[asyncio.Task[None]] = field(default_factory=set)  # e.g. stopping old MCP
     _run_slots: asyncio.Semaphore | None = None
 
     @property

@@ -607,7 +607,10 @@ def test_a_typo_in_a_mindroom_config_is_still_an_error() -> None:
         "config.yaml: agents.a.instructons: unknown key; did you mean 'instructions'?"
     ]
     assert problems({"agents": {"a": {"tools": ["shel"]}}}) == [
-        f"config.yaml: agents.a.tools[0]: unknown tool 'shel' (available: {', '.join(TOOL_NAMES)})"
+        "config.yaml: agents.a.tools[0]: unknown tool 'shel'; did you mean 'shell'?"
+    ]
+    assert problems({"agents": {"a": {"tools": ["zzz"]}}}) == [
+        f"config.yaml: agents.a.tools[0]: unknown tool 'zzz' (available: {', '.join(TOOL_NAMES)})"
     ]
 
 

@@ -150,7 +150,7 @@ def test_validate_tool_options_accepts_known_tools() -> None:
     ("name", "options", "message"),
     [
         ("calculater", {}, "unknown tool 'calculater'; did you mean 'calculator'?"),
-        ("shell", {}, f"unknown tool 'shell' (available: {', '.join(TOOL_NAMES)})"),
+        ("spreadsheet", {}, f"unknown tool 'spreadsheet' (available: {', '.join(TOOL_NAMES)})"),
         (
             "calculator",
             {"precision": 3},

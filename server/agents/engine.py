@@ -2,16 +2,27 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 from server.agents.default_model import DefaultModel
 from server.agents.router import Router
 from server.agents.runtime import AgentRuntime
 from server.agents.teams import TeamRunner
 from server.config import Config
+from server.mcp.manager import McpManager
 
 
 class Engine:
-    def __init__(self, config: Config, default_model: DefaultModel) -> None:
-        self.runtime = AgentRuntime(config, default_model)
+    def __init__(
+        self,
+        config: Config,
+        default_model: DefaultModel,
+        *,
+        on_mcp_status: Callable[[dict[str, Any]], None] | None = None,
+    ) -> None:
+        mcp = McpManager(config, on_status=on_mcp_status)
+        self.runtime = AgentRuntime(config, default_model, mcp=mcp)
         listed = [agent_id for agent_id, agent in config.agents.items() if agent.listable]
         self.router = Router(config, self.runtime.models, listed)
         self.teams = TeamRunner(self.runtime)

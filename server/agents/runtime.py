@@ -22,6 +22,7 @@ from server.agents.models import ModelRegistry
 from server.agents.provider_errors import provider_error
 from server.config import AgentConfig, Config
 from server.errors import TraymindError
+from server.mcp.manager import McpManager
 from server.openai.chat_request import PriorMessage
 from server.tools import build_tools
 
@@ -38,9 +39,12 @@ def agent_instructions(agent_id: str, agent: AgentConfig) -> list[str]:
 class AgentRuntime:
     """Builds each agent once per config and runs agents, plain calls and members."""
 
-    def __init__(self, config: Config, default_model: DefaultModel) -> None:
+    def __init__(
+        self, config: Config, default_model: DefaultModel, *, mcp: McpManager | None = None
+    ) -> None:
         self.config = config
         self.models = ModelRegistry(config, default_model)
+        self.mcp = mcp or McpManager(config)
         self._agents: dict[str, Agent[None, str]] = {}
         self._plain: dict[str, Agent[None, str]] = {}
         self._member_runs = itertools.count(1)
@@ -57,6 +61,7 @@ class AgentRuntime:
                 name=agent_id,
                 instructions=agent_instructions(agent_id, spec),
                 tools=build_tools(spec.tools),
+                toolsets=self.mcp.toolsets_for(agent_id, spec),
             )
             self._agents[agent_id] = agent
         return agent

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 from server.agents.default_model import DefaultModel, resolve_default_model
 from server.config import Config
+from server.status import StatusHub
 
 if TYPE_CHECKING:
     from server.agents.engine import Engine
@@ -30,8 +31,9 @@ def _import_engine() -> type[Engine]:
 class RuntimeLoader:
     """The engine of one config, built once, on first need or in the background."""
 
-    def __init__(self, config: Config) -> None:
+    def __init__(self, config: Config, status: StatusHub | None = None) -> None:
         self._config = config
+        self._status = status
         self._task: asyncio.Task[Engine] | None = None
         self._default_task: asyncio.Task[DefaultModel] | None = None
         self.default_model: DefaultModel | None = None
@@ -50,7 +52,19 @@ class RuntimeLoader:
         engine_class, default = await asyncio.gather(
             asyncio.to_thread(_import_engine), asyncio.shield(self._default_task)
         )
-        return engine_class(self._config, default)
+        engine = engine_class(self._config, default, on_mcp_status=self._publish_mcp)
+        await engine.runtime.mcp.start()
+        return engine
+
+    def _publish_mcp(self, servers: dict[str, object]) -> None:
+        if self._status is not None:
+            self._status.set_extra("mcp_servers", servers)
+
+    async def stop(self) -> None:
+        """Stop what the engine keeps running (its MCP servers), if it was loaded."""
+        task = self._task
+        if task is not None and task.done() and not task.cancelled() and not task.exception():
+            await task.result().runtime.mcp.stop()
 
     async def _default(self) -> DefaultModel:
         if self.default_model is None:

@@ -9,7 +9,7 @@ forgiven: any other unknown key stays an error, since it is most likely a typo.
 from __future__ import annotations
 
 import copy
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 from server.config.errors import join_path
@@ -20,7 +20,7 @@ TOP_LEVEL = frozenset(
     {
         "authorization", "background_tool_jobs", "bot_accounts", "cache", "culture",
         "cultures", "debug", "defaults", "external_trigger_policy", "matrix_delivery",
-        "matrix_room_access", "matrix_space", "mcp_servers", "memory", "mindroom_user",
+        "matrix_room_access", "matrix_space", "memory", "mindroom_user",
         "openai_compat", "plugins", "prompts", "room_models", "room_thread_summary_models",
         "rooms", "timezone", "tool_approval", "voice",
     }
@@ -50,6 +50,14 @@ GIT = frozenset(
     {"credentials_service", "exclude_patterns", "include_patterns", "lfs", "skip_hidden"}
 )
 TOOL_FLAGS = frozenset({"defer", "initial"})
+MCP_SERVER = frozenset(
+    {
+        "auth", "auto_reconnect", "call_timeout_seconds", "description", "enabled",
+        "exclude_tools", "icon", "include_tools", "max_concurrent_calls", "required",
+        "startup_timeout_seconds", "tool_prefix", "transport",
+    }
+)  # fmt: skip
+MCP_TOOL_PREFIX = "mcp_"  # MindRoom's tool for server X is mcp_X; Traymind's is {mcp: {server: X}}
 
 UNUSED = "a MindRoom setting Traymind does not use"
 
@@ -67,10 +75,13 @@ def strip_mindroom(data: dict[str, Any], source: str) -> tuple[dict[str, Any], l
             warnings.append(f"{source}: ignoring {join_path((*path, key))} ({UNUSED})")
 
     strip(data, (), TOP_LEVEL)
+    mcp_servers = dict(_entries(data, "mcp_servers"))
+    for server_id, server in mcp_servers.items():
+        strip(server, ("mcp_servers", server_id), MCP_SERVER)
     for agent_id, agent in _entries(data, "agents"):
         strip(agent, ("agents", agent_id), AGENT)
         strip(agent.get("private"), ("agents", agent_id, "private"), PRIVATE)
-        _strip_tools(agent, ("agents", agent_id), source, warnings)
+        _strip_tools(agent, ("agents", agent_id), source, warnings, mcp_servers)
     for team_id, team in _entries(data, "teams"):
         strip(team, ("teams", team_id), TEAM)
     for model_id, model in _entries(data, "models"):
@@ -91,7 +102,11 @@ def _entries(data: dict[str, Any], section: str) -> Iterator[tuple[str, dict[str
 
 
 def _strip_tools(
-    agent: dict[str, Any], path: tuple[str, ...], source: str, warnings: list[str]
+    agent: dict[str, Any],
+    path: tuple[str, ...],
+    source: str,
+    warnings: list[str],
+    mcp_servers: Mapping[str, object],
 ) -> None:
     """Rewrite MindRoom tool entries; drop the MindRoom tools Traymind does not have."""
     tools = agent.get("tools")
@@ -101,7 +116,8 @@ def _strip_tools(
     dropped: list[str] = []
     for index, entry in enumerate(tools):
         entry, flags = _tool_entry(entry)
-        for flag in flags:
+        entry, overrides = _mcp_entry(entry, mcp_servers)
+        for flag in [*flags, *overrides]:
             flag_path = join_path((*path, "tools", index, flag))
             warnings.append(f"{source}: ignoring {flag_path} ({UNUSED})")
         name = _tool_name(entry)
@@ -109,8 +125,8 @@ def _strip_tools(
             dropped.append(name)
         else:
             kept.append(entry)
+    agent["tools"] = kept
     if dropped:
-        agent["tools"] = kept
         listed = ", ".join(dropped)
         warnings.append(
             f"{source}: ignoring {join_path((*path, 'tools'))}: {listed} "
@@ -136,6 +152,24 @@ def _tool_entry(entry: object) -> tuple[object, list[str]]:
             flags = sorted(set(options) & TOOL_FLAGS)
             return {name: {k: v for k, v in options.items() if k not in TOOL_FLAGS}}, flags
     return entry, []
+
+
+def _mcp_entry(entry: object, mcp_servers: Mapping[str, object]) -> tuple[object, list[str]]:
+    """MindRoom's ``mcp_<server>`` (optionally ``{mcp_<server>: {include_tools: [...]}}``) as
+    ``{mcp: {server, allow}}``, plus the MindRoom-only overrides that were removed."""
+    name = _tool_name(entry)
+    if name is None or not name.startswith(MCP_TOOL_PREFIX):
+        return entry, []
+    server = name.removeprefix(MCP_TOOL_PREFIX)
+    if server not in mcp_servers:
+        return entry, []
+    overrides = entry.get(name) if isinstance(entry, dict) else None
+    options: dict[str, object] = {"server": server}
+    if not isinstance(overrides, dict):
+        return {"mcp": options}, []
+    if overrides.get("include_tools"):
+        options["allow"] = overrides["include_tools"]
+    return {"mcp": options}, sorted(key for key in overrides if key != "include_tools")
 
 
 def _tool_name(entry: object) -> str | None:

@@ -24,9 +24,12 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
+from server.config.errors import ConfigProblem, did_you_mean
 from server.config.providers import PROVIDERS, translate_provider
 from server.config.references import reference_problems
 from server.tools import ToolRef, validate_tool_options
+
+MCP_TOOL = "mcp"  # the tools: entry that names a server under mcp_servers
 
 ENV_VAR_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 LITERAL_KEY = (
@@ -124,6 +127,11 @@ def _known_tool(ref: ToolRef) -> ToolRef:
     return ref
 
 
+def _listed_name(ref: ToolRef) -> str:
+    """A tool as ``_each_tool_once`` counts it: ``mcp`` once per server."""
+    return f"mcp (server {ref.options.get('server')})" if ref.name == MCP_TOOL else ref.name
+
+
 class PrivateConfig(Section):
     """``agents.<id>.private``: the agent keeps separate state per user (or user and agent)."""
 
@@ -152,7 +160,7 @@ class AgentConfig(Section):
     @field_validator("tools")
     @classmethod
     def _each_tool_once(cls, tools: list[ToolRef]) -> list[ToolRef]:
-        names = [tool.name for tool in tools]
+        names = [_listed_name(tool) for tool in tools]
         twice = sorted({name for name in names if names.count(name) > 1})
         if twice:
             raise ValueError(f"each tool may be listed once; repeated: {', '.join(twice)}")
@@ -223,6 +231,42 @@ class EmbeddingsConfig(Section):
     model: str
 
 
+class McpServerConfig(Section):
+    """``mcp_servers.<name>``: an MCP server: a ``command`` run over stdio, or a streamable-HTTP
+    ``url``. Values in ``env`` and ``headers`` may name environment variables as ``${VAR}``."""
+
+    command: str | None = Field(default=None, min_length=1)
+    args: list[str] = []
+    env: dict[str, str] = {}
+    cwd: str | None = None  # absolute after loading, like knowledge_bases paths
+    url: str | None = None
+    headers: dict[str, str] = {}
+
+    @field_validator("cwd")
+    @classmethod
+    def _absolute_cwd(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if value is None:
+            return None
+        path = Path(value).expanduser()
+        base_dir = (info.context or {}).get("base_dir")
+        if not path.is_absolute() and base_dir is not None:
+            path = (Path(base_dir) / path).resolve()
+        return str(path)
+
+    @model_validator(mode="after")
+    def _one_transport(self) -> McpServerConfig:
+        if (self.command is None) == (self.url is None):
+            raise ValueError("give either command (a server run over stdio) or url (over HTTP)")
+        if self.url is not None:
+            if not self.url.startswith(("http://", "https://")):
+                raise ValueError("url must start with http:// or https://")
+            if self.args or self.env or self.cwd is not None:
+                raise ValueError("args, env and cwd apply to a command, not to a url")
+        elif self.headers:
+            raise ValueError("headers apply to a url, not to a command")
+        return self
+
+
 class ServerSettings(Section):
     """``server``: HTTP limits and which hosts and origins may call the API."""
 
@@ -245,6 +289,7 @@ class Config(Section):
     knowledge_bases: dict[str, KnowledgeBaseConfig] = {}
     embeddings: EmbeddingsConfig | None = None
     server: ServerSettings = ServerSettings()
+    mcp_servers: dict[str, McpServerConfig] = {}
 
     _source_path: Path | None = PrivateAttr(default=None)
     _warnings: list[str] = PrivateAttr(default_factory=list)
@@ -269,7 +314,7 @@ class Config(Section):
 
     @model_validator(mode="after")
     def _references(self) -> Config:
-        problems = reference_problems(self)
+        problems = reference_problems(self) + _mcp_server_problems(self)
         if problems:
             raise PydanticCustomError(
                 "config_references",
@@ -280,3 +325,22 @@ class Config(Section):
                 },
             )
         return self
+
+
+def _mcp_server_problems(config: Config) -> list[ConfigProblem]:
+    """``mcp`` tool entries that name a server ``mcp_servers`` does not define."""
+    known = config.mcp_servers
+    problems: list[ConfigProblem] = []
+    for agent_id, agent in config.agents.items():
+        for index, ref in enumerate(agent.tools):
+            server = ref.options.get("server")
+            if ref.name == MCP_TOOL and server not in known:
+                listed = f"known: {', '.join(known)}" if known else "none are defined"
+                problems.append(
+                    ConfigProblem(
+                        f"agents.{agent_id}.tools[{index}].mcp.server",
+                        f"'{server}' is not a key under mcp_servers ({listed})"
+                        f"{did_you_mean(str(server), known)}",
+                    )
+                )
+    return problems

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ValidationError
 
-from server.tools import calculator, current_time
+from server.tools import calculator, current_time, files, mcp_entry, python, shell, web_fetch
 from server.tools.ref import ToolRef
 
 if TYPE_CHECKING:
@@ -39,6 +39,11 @@ TOOLS: Mapping[str, BuiltinTool] = MappingProxyType(
             BuiltinTool(
                 "current_time", current_time.SUMMARY, current_time.Options, current_time.build
             ),
+            BuiltinTool("files", files.SUMMARY, files.Options, files.build),
+            BuiltinTool("shell", shell.SUMMARY, shell.Options, shell.build),
+            BuiltinTool("web_fetch", web_fetch.SUMMARY, web_fetch.Options, web_fetch.build),
+            BuiltinTool("python", python.SUMMARY, python.Options, python.build),
+            BuiltinTool("mcp", mcp_entry.SUMMARY, mcp_entry.Options, mcp_entry.build),
         )
     }
 )
@@ -52,7 +57,10 @@ def validate_tool_options(name: str, options: Mapping[str, Any]) -> None:
 
 
 def build_tools(refs: list[ToolRef]) -> list[Tool]:
-    """The pydantic-ai tools for an agent's validated ``tools:`` list."""
+    """The pydantic-ai tools for an agent's validated ``tools:`` list.
+
+    ``mcp`` entries build nothing here: their tools come from ``server.mcp.McpManager``.
+    """
     tools: list[Tool] = []
     for ref in refs:
         tools.extend(TOOLS[ref.name].build(_options_for(ref.name, ref.options)))

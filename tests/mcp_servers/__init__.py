@@ -1,0 +1,1 @@
+"""MCP servers written for the tests, run as real processes (stdio or streamable HTTP)."""
