@@ -1,4 +1,4 @@
-"""The command line of the headless server: ``serve``, ``check-config`` and ``keys``."""
+"""The headless server's command line: ``serve``, ``check-config``, ``keys``, ``kb``, ``memory``."""
 
 from __future__ import annotations
 
@@ -10,10 +10,11 @@ from collections.abc import Sequence
 
 from server.config import ConfigError, load_config, locate_config
 from server.keys_cli import add_keys_parser, run_keys
+from server.knowledge_cli import add_kb_parser, add_memory_parser, run_kb, run_memory
 from server.logging_setup import configure_logging
 from server.runner import DEFAULT_HOST, DEFAULT_PORT, ServeOptions, ServerHandle, StartupError
 
-SERVER_COMMANDS = ("serve", "check-config", "keys")
+SERVER_COMMANDS = ("serve", "check-config", "keys", "kb", "memory")
 
 
 def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
@@ -86,6 +87,8 @@ def build_parser(prog: str = "traymind") -> argparse.ArgumentParser:
     check = commands.add_parser("check-config", help="validate a config.yaml")
     check.add_argument("path", nargs="?", help="config file (default: as `serve` finds it)")
     add_keys_parser(commands)
+    add_kb_parser(commands)
+    add_memory_parser(commands)
     return parser
 
 
@@ -95,6 +98,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return serve(serve_options(args))
     if args.command == "check-config":
         return check_config(args.path)
+    if args.command == "kb":
+        return run_kb(args)
+    if args.command == "memory":
+        return run_memory(args)
     return run_keys(args)
 
 

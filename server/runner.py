@@ -24,6 +24,8 @@ from server.auth import Authenticator, EnvironmentKeys, KeySource, env_flag, is_
 from server.auth_throttle import AuthThrottle
 from server.config import Config, ConfigError, load_config, locate_config
 from server.config_watch import ConfigWatcher
+from server.knowledge import KnowledgeService
+from server.memory import MemoryService
 from server.paths import resolve_data_dir
 from server.sessions import HistoryStore, StorageError
 from server.state import Generation, ServerState
@@ -164,8 +166,12 @@ class ServerHandle:
             ),
         )
         check_exposure(self.options.host, authenticator)
+        knowledge = KnowledgeService(config, data_dir, self.status)
+        memory = MemoryService.open(data_dir, config)
         return ServerState(
-            generation=Generation.of(config, self.status),
+            generation=Generation.of(config, self.status, knowledge, memory),
+            knowledge=knowledge,
+            memory=memory,
             authenticator=authenticator,
             store=store,
             status=self.status,
@@ -227,6 +233,8 @@ class ServerHandle:
         if state.config_path is not None:
             self._watcher = ConfigWatcher(state.config_path, self._reload_from_disk)
             self._watcher.start()
+        if state.knowledge is not None:
+            state.knowledge.start()  # returns at once: bases sync and index in the background
 
     def _reload_from_disk(self) -> None:
         """The file changed: reload it, or report why the old config keeps serving."""
@@ -262,6 +270,10 @@ class ServerHandle:
             server.force_exit = True
             thread.join(timeout * 0.25)
         self._server = self._thread = self._loop = None
+        if state is not None and state.knowledge is not None:
+            state.knowledge.stop()
+        if state is not None and state.memory is not None:
+            state.memory.close()
         self.status.set_server(state="stopped")
 
     def task_count(self) -> int:
@@ -283,7 +295,11 @@ class ServerHandle:
         state, loop = self.state, self._loop
         assert state is not None and state.config_path is not None
         config = load_config(state.config_path)
-        generation = Generation.of(config, self.status)
+        if state.knowledge is not None:
+            state.knowledge.update(config)
+        if state.memory is not None:
+            state.memory.update(config)
+        generation = Generation.of(config, self.status, state.knowledge, state.memory)
 
         def swap() -> None:
             old = state.generation

@@ -12,6 +12,8 @@ from server.auth import Authenticator
 from server.chat.runtime_loader import RuntimeLoader
 from server.chat.turn_task import TurnTask
 from server.config import Config
+from server.knowledge import KnowledgeService
+from server.memory import MemoryService
 from server.sessions import HistoryStore, SessionLocks
 from server.status import AgentStatus, StatusHub
 
@@ -25,8 +27,15 @@ class Generation:
     runtime: RuntimeLoader
 
     @classmethod
-    def of(cls, config: Config, status: StatusHub | None = None) -> Generation:
-        return cls(config, Catalog(config, int(time.time())), RuntimeLoader(config, status))
+    def of(
+        cls,
+        config: Config,
+        status: StatusHub | None = None,
+        knowledge: KnowledgeService | None = None,
+        memory: MemoryService | None = None,
+    ) -> Generation:
+        loader = RuntimeLoader(config, status, knowledge, memory)
+        return cls(config, Catalog(config, int(time.time())), loader)
 
 
 @dataclass(slots=True)
@@ -39,6 +48,8 @@ class ServerState:
     data_dir: Path | None = None
     max_running: int = 64
     max_queued: int = 256
+    knowledge: KnowledgeService | None = None
+    memory: MemoryService | None = None
     locks: SessionLocks = field(default_factory=SessionLocks)
     turns: set[TurnTask] = field(default_factory=set)
     background: set[asyncio.Task[None]] = field(default_factory=set)  # e.g. stopping old MCP

@@ -10,7 +10,9 @@ from server.agents.router import Router
 from server.agents.runtime import AgentRuntime
 from server.agents.teams import TeamRunner
 from server.config import Config
+from server.knowledge import KnowledgeService
 from server.mcp.manager import McpManager
+from server.memory import MemoryService
 
 
 class Engine:
@@ -20,9 +22,13 @@ class Engine:
         default_model: DefaultModel,
         *,
         on_mcp_status: Callable[[dict[str, Any]], None] | None = None,
+        knowledge: KnowledgeService | None = None,
+        memory: MemoryService | None = None,
     ) -> None:
         mcp = McpManager(config, on_status=on_mcp_status)
-        self.runtime = AgentRuntime(config, default_model, mcp=mcp)
+        self.runtime = AgentRuntime(
+            config, default_model, mcp=mcp, knowledge=knowledge, memory=memory
+        )
         listed = [agent_id for agent_id, agent in config.agents.items() if agent.listable]
         self.router = Router(config, self.runtime.models, listed)
         self.teams = TeamRunner(self.runtime)

@@ -10,6 +10,7 @@ import asyncio
 import itertools
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import replace
+from typing import Any
 
 from pydantic_ai import Agent
 from pydantic_ai.usage import RunUsage
@@ -22,7 +23,9 @@ from server.agents.models import ModelRegistry
 from server.agents.provider_errors import provider_error
 from server.config import AgentConfig, Config
 from server.errors import TraymindError
+from server.knowledge import KnowledgeService
 from server.mcp.manager import McpManager
+from server.memory import MemoryService, TurnFacts
 from server.openai.chat_request import PriorMessage
 from server.tools import build_tools
 
@@ -40,27 +43,44 @@ class AgentRuntime:
     """Builds each agent once per config and runs agents, plain calls and members."""
 
     def __init__(
-        self, config: Config, default_model: DefaultModel, *, mcp: McpManager | None = None
+        self,
+        config: Config,
+        default_model: DefaultModel,
+        *,
+        mcp: McpManager | None = None,
+        knowledge: KnowledgeService | None = None,
+        memory: MemoryService | None = None,
     ) -> None:
         self.config = config
         self.models = ModelRegistry(config, default_model)
         self.mcp = mcp or McpManager(config)
-        self._agents: dict[str, Agent[None, str]] = {}
+        self._knowledge = knowledge
+        self._memory = memory
+        self._agents: dict[str, Agent[TurnFacts, str]] = {}
         self._plain: dict[str, Agent[None, str]] = {}
         self._member_runs = itertools.count(1)
 
     def base_url(self, model_name: str) -> str:
         return self.models.get(model_name).base_url
 
-    def agent(self, agent_id: str) -> Agent[None, str]:
+    def agent(self, agent_id: str) -> Agent[TurnFacts, str]:
         agent = self._agents.get(agent_id)
         if agent is None:
             spec = self.config.agents[agent_id]
+            instructions: list[Any] = [*agent_instructions(agent_id, spec)]
+            tools = build_tools(spec.tools)
+            if self._knowledge is not None and spec.knowledge_bases:
+                instructions += self._knowledge.instructions_for(spec)
+                tools += self._knowledge.tools_for(spec)
+            if self._memory is not None and spec.memory:
+                instructions += self._memory.instructions_for(agent_id)
+                tools += self._memory.tools_for(agent_id)
             agent = Agent(
                 self.models.get(spec.model).model,
                 name=agent_id,
-                instructions=agent_instructions(agent_id, spec),
-                tools=build_tools(spec.tools),
+                deps_type=TurnFacts,
+                instructions=instructions,
+                tools=tools,
                 toolsets=self.mcp.toolsets_for(agent_id, spec),
             )
             self._agents[agent_id] = agent
@@ -79,6 +99,7 @@ class AgentRuntime:
         prompt: str,
         stored: Sequence[bytes],
         prior: Sequence[PriorMessage],
+        turn: TurnFacts | None = None,
     ) -> AsyncIterator[RunEvent]:
         """Run one turn after the stored turns, or else after the client's earlier messages.
 
@@ -91,7 +112,9 @@ class AgentRuntime:
         mapper = EventMapper()
         try:
             history = conversation(stored, prior)
-            async with agent.run_stream_events(prompt, message_history=history) as events:
+            async with agent.run_stream_events(
+                prompt, message_history=history, deps=turn or TurnFacts()
+            ) as events:
                 async for event in events:
                     mapped = mapper.map(event)
                     if mapped is not None:

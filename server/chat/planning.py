@@ -15,6 +15,7 @@ from server.agents.catalog import Target
 from server.agents.events import RunEvent
 from server.agents.stickiness import named_agent, topic_changed
 from server.chat.background_requests import background_kind
+from server.memory import TurnFacts
 from server.openai.chat_request import ChatTurn, PriorMessage
 from server.sessions import session_ref
 from server.state import Generation, ServerState
@@ -75,12 +76,14 @@ class Planner:
         agent = config.agents[agent_id]
         if background:
             return self._plain(agent_id, agent.model, turn)
+        session = session_ref(headers, namespace, agent_id)
+        facts = TurnFacts(session_id=session.session_id if session else None)
         return Plan(
             agent_id,
             agent_id,
             agent.model,
             agent.show_tool_calls,
-            lambda s, p: runtime.run_agent(agent_id, turn.prompt, s, p),
+            lambda s, p: runtime.run_agent(agent_id, turn.prompt, s, p, facts),
             usage,
         )
 

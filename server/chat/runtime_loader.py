@@ -18,6 +18,8 @@ from server.status import StatusHub
 
 if TYPE_CHECKING:
     from server.agents.engine import Engine
+    from server.knowledge import KnowledgeService
+    from server.memory import MemoryService
 
 log = logging.getLogger(__name__)
 
@@ -31,9 +33,17 @@ def _import_engine() -> type[Engine]:
 class RuntimeLoader:
     """The engine of one config, built once, on first need or in the background."""
 
-    def __init__(self, config: Config, status: StatusHub | None = None) -> None:
+    def __init__(
+        self,
+        config: Config,
+        status: StatusHub | None = None,
+        knowledge: KnowledgeService | None = None,
+        memory: MemoryService | None = None,
+    ) -> None:
         self._config = config
         self._status = status
+        self._knowledge = knowledge
+        self._memory = memory
         self._task: asyncio.Task[Engine] | None = None
         self._default_task: asyncio.Task[DefaultModel] | None = None
         self.default_model: DefaultModel | None = None
@@ -52,7 +62,13 @@ class RuntimeLoader:
         engine_class, default = await asyncio.gather(
             asyncio.to_thread(_import_engine), asyncio.shield(self._default_task)
         )
-        engine = engine_class(self._config, default, on_mcp_status=self._publish_mcp)
+        engine = engine_class(
+            self._config,
+            default,
+            on_mcp_status=self._publish_mcp,
+            knowledge=self._knowledge,
+            memory=self._memory,
+        )
         await engine.runtime.mcp.start()
         return engine
 

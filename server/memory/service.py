@@ -1,0 +1,140 @@
+"""Agent memory for the server: saving, finding what matters for a message, and agent wiring.
+
+The memories put in an agent's context each turn are all of them while there
+are few (a preference like "use metric units" matters to questions that share
+no word with it), and the most relevant ones by words and, with embeddings, by
+meaning once there are many, topped up with the most recent.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from server.config import Config
+from server.knowledge.embeddings import EmbeddingError, HttpEmbedder, embedder_from_config
+from server.knowledge.search import embed_query, match_expression
+from server.knowledge.vectors import VectorMatrix, fuse, pack
+from server.memory.store import Memory, MemoryStore
+from server.memory.turn import TurnGetter, turn_from_deps
+
+if TYPE_CHECKING:
+    from pydantic_ai import Tool
+
+    from server.knowledge.embeddings import Embedder
+
+log = logging.getLogger(__name__)
+
+CONTEXT_MEMORIES = 8  # memories put in the context each turn
+MAX_MEMORY_CHARS = 1000
+EMBED_BATCH = 32
+
+
+def _embedder_for(config: Config | None) -> HttpEmbedder | None:
+    if config is None:
+        return None
+    try:
+        return embedder_from_config(config)
+    except ValueError as exc:
+        log.warning("memory ranks by words only: %s", exc)
+        return None
+
+
+class MemoryService:
+    """Memories of every agent, over one ``MemoryStore``."""
+
+    def __init__(self, store: MemoryStore, embedder: Embedder | None = None) -> None:
+        self.store = store
+        self.embedder = embedder
+
+    @classmethod
+    def open(cls, data_dir: Path, config: Config | None = None) -> MemoryService:
+        """The memory of a data dir, with semantic ranking when ``config`` has embeddings.
+
+        The SQLite file is opened on first use, so a server that fails to start leaks nothing.
+        """
+        return cls(MemoryStore.in_data_dir(data_dir), _embedder_for(config))
+
+    def update(self, config: Config) -> None:
+        """Adopt a reloaded config's embeddings (the memories themselves stay)."""
+        old, self.embedder = self.embedder, _embedder_for(config)
+        if isinstance(old, HttpEmbedder):
+            old.close()
+
+    def close(self) -> None:
+        self.store.close()
+        if isinstance(self.embedder, HttpEmbedder):
+            self.embedder.close()
+
+    def remember(self, agent: str, text: str, session: str | None = None) -> Memory:
+        """Save a memory (and embed the agent's memories that lack a vector)."""
+        text = text.strip()
+        if not text:
+            raise ValueError("there is nothing to remember in an empty text")
+        memory = self.store.add(agent, text[:MAX_MEMORY_CHARS], session)
+        self._embed_missing(agent)
+        return memory
+
+    def _embed_missing(self, agent: str) -> None:
+        if self.embedder is None:
+            return
+        missing = self.store.missing_vectors(agent, self.embedder.identity, EMBED_BATCH)
+        if not missing:
+            return
+        try:
+            vectors = self.embedder.embed([text for _, text in missing])
+        except EmbeddingError as exc:
+            log.warning("memory embeddings failed; words still find memories: %s", exc)
+            return
+        self.store.set_vectors(
+            self.embedder.identity,
+            [(memory_id, pack(v)) for (memory_id, _), v in zip(missing, vectors, strict=True)],
+        )
+
+    def recall(self, agent: str, query: str, limit: int = 5) -> list[Memory]:
+        """The agent's memories that match ``query``, best first (may be empty)."""
+        lexical: list[int] = []
+        expression = match_expression(query)
+        if expression is not None:
+            lexical = self.store.lexical(agent, expression, limit * 2)
+        semantic: list[int] = []
+        if self.embedder is not None:
+            ids, blobs = self.store.vectors(agent, self.embedder.identity)
+            vector = embed_query(self.embedder, query) if ids else None
+            if vector is not None:
+                semantic = [i for i, _ in VectorMatrix(ids, blobs).nearest(vector, limit * 2)]
+        return self.store.get(agent, fuse([lexical, semantic])[:limit])
+
+    def relevant(self, agent: str, message: str, limit: int = CONTEXT_MEMORIES) -> list[Memory]:
+        """What to put in the context for ``message``: all when few, else best then newest."""
+        recent = self.store.memories(agent, limit=limit + 1)
+        if len(recent) <= limit:
+            return recent
+        chosen = self.recall(agent, message, limit)
+        seen = {m.id for m in chosen}
+        chosen += [m for m in self.store.memories(agent, limit=limit * 2) if m.id not in seen]
+        return chosen[:limit]
+
+    def memories(self, agent: str) -> list[Memory]:
+        return self.store.memories(agent)
+
+    def forget(self, agent: str, memory_id: int) -> Memory:
+        return self.store.forget(agent, memory_id)
+
+    # Agents
+
+    def tools_for(self, agent_id: str, turn: TurnGetter = turn_from_deps) -> list[Tool]:
+        """``remember`` and ``recall``, hidden from background requests."""
+        from server.memory.agent_tools import memory_tools
+
+        return memory_tools(self, agent_id, turn)
+
+    def instructions_for(
+        self, agent_id: str, turn: TurnGetter = turn_from_deps
+    ) -> list[Callable[[Any], Any]]:
+        """How to use memory, and the memories relevant to the current message, per turn."""
+        from server.memory.agent_tools import memory_instructions
+
+        return memory_instructions(self, agent_id, turn)
