@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import re
 import time
+from collections.abc import Mapping
 from datetime import datetime
+from typing import Any
 
 STATUS_LINE_MAX = 110
 
@@ -60,3 +63,68 @@ def iso_local(value: str | None) -> str:
         return datetime.fromisoformat(value).astimezone().strftime("%Y-%m-%d %H:%M")
     except ValueError:
         return value
+
+
+def default_model_text(default: Mapping[str, Any] | None) -> str:
+    """``llama3.2 at http://127.0.0.1:11434/v1 (detected)``, or how to connect one."""
+    if not default:
+        return "detecting…"
+    source = default.get("source") or "none"
+    model_id = default.get("id")
+    if source == "none" or not model_id:
+        return "none connected — open Models… or start Ollama/LM Studio"
+    base_url = default.get("base_url")
+    return f"{model_id} at {base_url} ({source})" if base_url else f"{model_id} ({source})"
+
+
+def agent_model_text(model: str, provider: str | None, model_id: str | None) -> str:
+    """``default → llama3.2 (openai at http://...)``; ``default → none connected``."""
+    if model_id:
+        where = provider or ""
+        nested = re.fullmatch(r"(.*) \((\w+)\)", where)  # "openai at URL (detected)"
+        if nested:
+            where = f"{nested[1]}, {nested[2]}"
+        return f"{model} → {model_id} ({where})" if where else f"{model} → {model_id}"
+    return f"{model} → {provider}" if provider else model
+
+
+def knowledge_state_text(base: Mapping[str, Any]) -> str:
+    """``ready``, ``indexing 3/10 files``, ``syncing <repo> (main)``, ``error``."""
+    state = base.get("state") or "unknown"
+    message = base.get("message")
+    if state == "indexing":
+        total = base.get("total") or 0
+        if total:
+            return f"indexing {base.get('done') or 0}/{total} files"
+        return f"indexing ({message})" if message else "indexing"
+    if state == "syncing":
+        return message or "syncing"
+    if state == "error" and base.get("searchable"):
+        return "error (the last index is still searched)"
+    return str(state)
+
+
+def knowledge_problem_text(base: Mapping[str, Any]) -> str:
+    """The error of a failed base, or the notes of a ready one (unreadable files...)."""
+    if base.get("state") in ("error", "ready"):
+        return base.get("message") or ""
+    return ""
+
+
+def mcp_state_text(server: Mapping[str, Any]) -> str:
+    """``running``, ``failed (restarted 2 times)``..."""
+    state = str(server.get("state") or "unknown")
+    restarts = server.get("restarts") or 0
+    return f"{state} (restarted {plural(restarts, 'time')})" if restarts else state
+
+
+def config_problem_text(config: Mapping[str, Any] | None) -> str | None:
+    """The banner for a config.yaml edited into an invalid state, or None when it loads."""
+    if not config or config.get("state") != "error":
+        return None
+    path = config.get("path") or "config.yaml"
+    return (
+        f"The config file {path} was changed but cannot be loaded, so the previous config "
+        "keeps serving. Fix it and save: it is reloaded by itself.\n"
+        f"{config.get('message') or 'The file is not valid.'}"
+    )

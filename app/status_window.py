@@ -1,4 +1,4 @@
-"""The live status window: the server, its agents, sessions and recent requests.
+"""The live status window: the server, its agents, sessions, recent requests and sources.
 
 It reads the status hub's snapshot when the controller says something changed
 (coalesced to a few times a second) and only while it is visible, so a busy
@@ -25,17 +25,36 @@ from PySide6.QtWidgets import (
 
 from app.icons import app_icon
 from app.server_controller import ServerController
-from app.status_text import clock, duration
+from app.status_text import (
+    agent_model_text,
+    clock,
+    config_problem_text,
+    default_model_text,
+    duration,
+    knowledge_problem_text,
+    knowledge_state_text,
+    mcp_state_text,
+    plural,
+)
 from app.table_model import Row, RowsModel
 from app.tray import MenuCommands, TrayMenu
 
 AGENT_HEADERS = ("ID", "Name", "Model (provider)", "State", "Requests", "Last used", "Last error")
-SESSION_HEADERS = ("Session", "Agent", "Client", "Turns", "Last activity", "Streaming")
+SESSION_HEADERS = ("Session", "Agent", "Client", "Key from", "Turns", "Last activity", "Streaming")
 REQUEST_HEADERS = ("Time", "Model", "Session", "Status", "Latency")
+KNOWLEDGE_HEADERS = ("Name", "State", "Files", "Chunks", "Last sync", "Folder", "Error")
+MCP_HEADERS = ("Name", "Transport", "State", "Error")
 BANNER_STYLE = (
     "QLabel { background: #fff4d6; color: #4a3800; border: 1px solid #e6c35c;"
     " border-radius: 4px; padding: 6px; }"
 )
+
+
+def agent_model(agent: dict[str, Any], model_label: Any) -> str:
+    """The agent's model as the server describes it; the controller's label for older hubs."""
+    if "provider" not in agent:
+        return str(model_label(agent["model"]))
+    return agent_model_text(agent["model"], agent["provider"], agent.get("model_id"))
 
 
 def agent_rows(snapshot: dict[str, Any], model_label: Any) -> list[Row]:
@@ -43,7 +62,7 @@ def agent_rows(snapshot: dict[str, Any], model_label: Any) -> list[Row]:
         (
             a["id"],
             a["name"],
-            model_label(a["model"]),
+            agent_model(a, model_label),
             f"running {a['running']}" if a["running"] else "idle",
             str(a["requests"]),
             clock(a["last_used"]),
@@ -60,6 +79,7 @@ def session_rows(snapshot: dict[str, Any]) -> list[Row]:
             s["key"],
             s["agent"],
             s["client"],
+            s.get("key_source") or "—",
             str(s["turns"]),
             clock(s["last_activity"]),
             "streaming now" if s["streaming"] else "no",
@@ -81,6 +101,49 @@ def request_rows(snapshot: dict[str, Any]) -> list[Row]:
     ]
 
 
+def knowledge_rows(snapshot: dict[str, Any]) -> list[Row]:
+    bases = snapshot.get("knowledge_bases") or {}
+    rows = []
+    for name, base in sorted(bases.items()):
+        folder = base.get("path") or ""
+        if base.get("git"):
+            folder = f"{folder} (from {base['git']})"
+        rows.append(
+            (
+                name,
+                knowledge_state_text(base),
+                str(base.get("files", 0)),
+                str(base.get("chunks", 0)),
+                clock(base.get("last_sync")),
+                folder,
+                knowledge_problem_text(base),
+            )
+        )
+    return rows
+
+
+def mcp_rows(snapshot: dict[str, Any]) -> list[Row]:
+    servers = snapshot.get("mcp_servers") or {}
+    return [
+        (
+            name,
+            str(server.get("transport") or ""),
+            mcp_state_text(server),
+            server.get("error") or "",
+        )
+        for name, server in sorted(servers.items())
+    ]
+
+
+def sources_title(knowledge: list[Row], mcp: list[Row]) -> str:
+    """``Sources (3)``, or ``Sources (3, 1 problem)`` when a base or a server failed."""
+    problems = sum(1 for r in knowledge if r[1].startswith("error")) + sum(
+        1 for r in mcp if r[2].startswith("failed")
+    )
+    count = len(knowledge) + len(mcp)
+    return f"Sources ({count}, {plural(problems, 'problem')})" if problems else f"Sources ({count})"
+
+
 def _table(model: RowsModel) -> QTableView:
     view = QTableView()
     view.setModel(model)
@@ -93,7 +156,7 @@ def _table(model: RowsModel) -> QTableView:
 
 
 class StatusWindow(QWidget):
-    """Server facts, then tabs of agents, sessions and recent requests, all live."""
+    """Server facts, then tabs of agents, sessions, recent requests and sources, all live."""
 
     def __init__(
         self, controller: ServerController, commands: MenuCommands, menu: TrayMenu
@@ -131,6 +194,7 @@ class StatusWindow(QWidget):
             "Listening on",
             "Auth",
             "Key sources",
+            "Default model",
             "Uptime",
             "Requests served",
             "Errors",
@@ -145,10 +209,21 @@ class StatusWindow(QWidget):
         self.agents = RowsModel(AGENT_HEADERS)
         self.sessions = RowsModel(SESSION_HEADERS)
         self.requests = RowsModel(REQUEST_HEADERS)
+        self.knowledge = RowsModel(KNOWLEDGE_HEADERS)
+        self.mcp = RowsModel(MCP_HEADERS)
+        self.knowledge_title = QLabel()
+        self.mcp_title = QLabel()
+        sources = QWidget()
+        sources_layout = QVBoxLayout(sources)
+        sources_layout.addWidget(self.knowledge_title)
+        sources_layout.addWidget(_table(self.knowledge), 1)
+        sources_layout.addWidget(self.mcp_title)
+        sources_layout.addWidget(_table(self.mcp), 1)
         self.tabs = QTabWidget()
         self.tabs.addTab(_table(self.agents), "Agents")
         self.tabs.addTab(_table(self.sessions), "Sessions")
         self.tabs.addTab(_table(self.requests), "Recent requests")
+        self.tabs.addTab(sources, "Sources")
 
         self.menu_button = QPushButton("Menu")
         self.menu_button.setMenu(menu.menu)
@@ -202,12 +277,26 @@ class StatusWindow(QWidget):
         self.fields["Requests served"].setText(str(snapshot["requests_served"]))
         self.fields["Errors"].setText(str(snapshot["errors"]))
         self.fields["Config file"].setText(str(c.config_path()) if running else "—")
+        default = snapshot.get("default_model")
+        self.fields["Default model"].setText(default_model_text(default) if running else "—")
         self._refresh_clock(snapshot)
         self.agents.set_rows(agent_rows(snapshot, c.model_label))
         self.sessions.set_rows(session_rows(snapshot))
         self.requests.set_rows(request_rows(snapshot))
         self.tabs.setTabText(1, f"Sessions ({c.active_sessions()} active)")
         self.tabs.setTabText(2, f"Recent requests ({len(snapshot['recent_requests'])})")
+        self._refresh_sources(snapshot if running else {})
+
+    def _refresh_sources(self, snapshot: dict[str, Any]) -> None:
+        """Knowledge bases and MCP servers of the running config (none while stopped)."""
+        knowledge, mcp = knowledge_rows(snapshot), mcp_rows(snapshot)
+        self.knowledge.set_rows(knowledge)
+        self.mcp.set_rows(mcp)
+        self.knowledge_title.setText(
+            f"Knowledge bases ({len(knowledge)})" if knowledge else "Knowledge bases: none"
+        )
+        self.mcp_title.setText(f"MCP servers ({len(mcp)})" if mcp else "MCP servers: none")
+        self.tabs.setTabText(3, sources_title(knowledge, mcp))
 
     def _refresh_clock(self, snapshot: dict[str, Any] | None = None) -> None:
         """Once a second: the uptime, and the key sources (another process may add keys)."""
@@ -227,12 +316,19 @@ class StatusWindow(QWidget):
         keystore = snapshot.get("keystore") or {}
         if keystore.get("state") == "unavailable":
             notes.append(keystore.get("message", "No usable OS keyring."))
+        config = snapshot.get("config") or {}
+        bad_edit = config_problem_text(config) if c.phase == "running" else None
+        known = str(config.get("message") or "")
+        if bad_edit is not None and not (known and any(known in note for note in notes)):
+            notes.append(bad_edit)  # the watcher's reload (Reload config reports as a failure)
         self.banner.setText("\n\n".join(notes))
         self.banner.setVisible(bool(notes))
         port = c.failure.free_port if c.failure is not None and c.phase == "error" else None
         self.use_port_button.setVisible(port is not None)
         self.use_port_button.setText(f"Use port {port} instead")
-        config_problem = c.failure is not None and c.failure.kind in ("config", "reload")
+        config_problem = bad_edit is not None or (
+            c.failure is not None and c.failure.kind in ("config", "reload")
+        )
         self.open_config_button.setVisible(config_problem)
         no_model = c.warning is not None and c.warning.kind == "provider" and c.phase == "running"
         self.models_button.setVisible(no_model)

@@ -55,7 +55,7 @@ def test_a_chat_request_shows_up_in_the_status_window(make_app, qtbot, upstream:
     general = next(r for r in window.agents.rows() if r[0] == "general")
     assert general[1:5] == (
         "GeneralAgent",
-        f"default: test-model (openai at {upstream.base_url})",
+        f"default → test-model (openai at {upstream.base_url})",
         "idle",
         "0",
     )
@@ -70,7 +70,8 @@ def test_a_chat_request_shows_up_in_the_status_window(make_app, qtbot, upstream:
     qtbot.waitUntil(lambda: len(window.sessions.rows()) == 1)
     [session] = window.sessions.rows()
     assert session[0] == request[2]
-    assert session[1:4] == ("general", "OpenAI SDK", "1") and session[5] == "no"
+    assert session[1:5] == ("general", "OpenAI SDK", "unauthenticated local", "1")
+    assert session[6] == "no"
     general = next(r for r in window.agents.rows() if r[0] == "general")
     assert general[3:5] == ("idle", "1") and general[5] != "never"
     assert window.fields["Requests served"].text() == "1"
@@ -101,7 +102,7 @@ def test_open_streams_show_as_streaming_and_quit_ends_them_promptly(
     reader.start()
     qtbot.waitUntil(
         lambda: any(
-            r[0].endswith("/long-one") and r[5] == "streaming now" for r in window.sessions.rows()
+            r[0].endswith("/long-one") and r[6] == "streaming now" for r in window.sessions.rows()
         )
     )
     general = next(r for r in window.agents.rows() if r[0] == "general")
