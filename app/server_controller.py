@@ -121,6 +121,8 @@ class ServerController(QObject):
         self.hub = StatusHub()
         self._bridge = StatusBridge(self.hub)
         self._bridge.changed.connect(self.status_changed)
+        self._bridge.changed.connect(self._follow_config_watcher)
+        self._config_seen: dict[str, Any] | None = None
         self._jobs = Jobs(serial=True)
         self._probes = Jobs()
         self._handle: ServerHandle | None = None
@@ -360,6 +362,26 @@ class ServerController(QObject):
         log.warning("%s", problem.message)
         self.failure = problem
         self.problem.emit(problem)
+        self.status_changed.emit()
+
+    def _follow_config_watcher(self) -> None:
+        """The server reloads config.yaml when it changes: mirror what that did in the tray."""
+        config = self.hub.snapshot().get("config")
+        if not isinstance(config, dict) or config == self._config_seen:
+            return
+        self._config_seen = dict(config)
+        if config.get("state") == "error":
+            message = f"{config.get('message', '')}\nThe previous config keeps running."
+            path = config.get("path")
+            self.failure = Problem("reload", message, config_path=Path(path) if path else None)
+            self.problem.emit(self.failure)
+        elif (
+            config.get("message") == "reloaded"
+            and self.failure is not None
+            and self.failure.kind in ("config", "reload")
+        ):
+            self.failure = None
+            self.reloaded.emit()
         self.status_changed.emit()
 
     def _check_alive(self) -> None:

@@ -35,7 +35,7 @@ def create_app(state: ServerState) -> FastAPI:
         yield
         publish.cancel()
         state.interrupt_all("the server is shutting down")
-        await state.generation.runtime.stop()
+        await state.generation.runtime.stop(shutting_down=True)
 
     app = FastAPI(
         title="Traymind",

@@ -202,3 +202,24 @@ def test_every_setting_is_documented() -> None:
     doc = (ROOT / "docs" / "tray.md").read_text()
     for name, label, _ in Settings.describe():
         assert f"`{name}`" in doc and label in doc, name
+
+
+def test_an_edit_picked_up_by_the_servers_watcher_reaches_the_tray(make_app, qtbot) -> None:
+    """No menu click: the server reloads config.yaml by itself and the tray follows."""
+    harness = make_app(settings=OPEN)
+    controller = harness.app.controller
+    harness.config_path.write_text(BAD)
+    with qtbot.waitSignal(
+        controller.problem, timeout=8000, check_params_cb=lambda p: p.kind == "reload"
+    ):
+        pass
+    assert harness.menu_texts()[1] == (
+        "⚠ config.yaml: agents.general.modle: unknown key; did you mean 'model'?"
+    )
+    assert "general" in model_ids(harness)
+    harness.config_path.write_text(
+        yaml.safe_dump(agent_config(None, general={}, writer={"display_name": "Writer"}))
+    )
+    qtbot.waitUntil(lambda: controller.failure is None, timeout=8000)
+    qtbot.waitUntil(lambda: "· 2 agents ·" in harness.menu_texts()[0], timeout=5000)
+    assert "writer" in model_ids(harness)

@@ -76,10 +76,25 @@ class RuntimeLoader:
         if self._status is not None:
             self._status.set_extra("mcp_servers", servers)
 
-    async def stop(self) -> None:
-        """Stop what the engine keeps running (its MCP servers), if it was loaded."""
+    async def stop(self, *, shutting_down: bool = False) -> None:
+        """Stop what the engine keeps running (its MCP servers).
+
+        When the server shuts down an unfinished load is cancelled; after a reload it is
+        left to finish (requests may still be waiting for it) and then stopped.
+        """
         task = self._task
-        if task is not None and task.done() and not task.cancelled() and not task.exception():
+        if task is None:
+            return
+        if not task.done():
+            if not shutting_down:
+                await asyncio.wait([task])
+            else:
+                pending = [t for t in (task, self._default_task) if t is not None]
+                for t in pending:
+                    t.cancel()
+                await asyncio.wait(pending)
+                return
+        if not task.cancelled() and not task.exception():
             await task.result().runtime.mcp.stop()
 
     async def _default(self) -> DefaultModel:
