@@ -12,7 +12,7 @@ from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import replace
 from typing import Any
 
-from pydantic_ai import Agent
+from pydantic_ai import Agent, Tool
 from pydantic_ai.usage import RunUsage
 
 from server.agents.default_model import DefaultModel
@@ -28,6 +28,7 @@ from server.mcp.manager import McpManager
 from server.memory import MemoryService, TurnFacts
 from server.openai.chat_request import PriorMessage
 from server.tools import build_tools
+from server.tools.registry import close_tools
 
 Emit = Callable[[RunEvent], None]
 
@@ -57,6 +58,7 @@ class AgentRuntime:
         self._knowledge = knowledge
         self._memory = memory
         self._agents: dict[str, Agent[TurnFacts, str]] = {}
+        self._builtin_tools: list[Tool] = []  # of the agents built, for close_tools at stop
         self._plain: dict[str, Agent[None, str]] = {}
         self._member_runs = itertools.count(1)
 
@@ -69,6 +71,7 @@ class AgentRuntime:
             spec = self.config.agents[agent_id]
             instructions: list[Any] = [*agent_instructions(agent_id, spec)]
             tools = build_tools(spec.tools)
+            self._builtin_tools.extend(tools)
             if self._knowledge is not None and spec.knowledge_bases:
                 instructions += self._knowledge.instructions_for(spec)
                 tools += self._knowledge.tools_for(spec)
@@ -85,6 +88,10 @@ class AgentRuntime:
             )
             self._agents[agent_id] = agent
         return agent
+
+    async def stop(self) -> None:
+        """Stop what the agents keep running: MCP servers, Claude Code sessions."""
+        await asyncio.gather(self.mcp.stop(), close_tools(self._builtin_tools))
 
     def plain_agent(self, model_name: str) -> Agent[None, str]:
         """A bare model call: no instructions, no tools (chat apps' title and tag requests)."""

@@ -77,7 +77,7 @@ class RuntimeLoader:
             self._status.set_extra("mcp_servers", servers)
 
     async def stop(self, *, shutting_down: bool = False) -> None:
-        """Stop what the engine keeps running (its MCP servers).
+        """Stop what the engine keeps running (MCP servers, Claude Code sessions).
 
         When the server shuts down an unfinished load is cancelled; after a reload it is
         left to finish (requests may still be waiting for it) and then stopped.
@@ -95,7 +95,7 @@ class RuntimeLoader:
                 await asyncio.wait(pending)
                 return
         if not task.cancelled() and not task.exception():
-            await task.result().runtime.mcp.stop()
+            await task.result().runtime.stop()
 
     async def _default(self) -> DefaultModel:
         if self.default_model is None:

@@ -2,19 +2,31 @@
 
 Config validation asks ``validate_tool_options`` so that a typo in a tool name
 or option is reported when the config loads, not when the agent first runs.
+Tools that keep something running (``claude_agent``'s Claude Code sessions) are
+bound methods of an object with ``aclose()``; ``close_tools`` stops them.
 """
 
 from __future__ import annotations
 
+import asyncio
 import difflib
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ValidationError
 
-from server.tools import calculator, current_time, files, mcp_entry, python, shell, web_fetch
+from server.tools import (
+    calculator,
+    claude_agent,
+    current_time,
+    files,
+    mcp_entry,
+    python,
+    shell,
+    web_fetch,
+)
 from server.tools.ref import ToolRef
 
 if TYPE_CHECKING:
@@ -44,6 +56,9 @@ TOOLS: Mapping[str, BuiltinTool] = MappingProxyType(
             BuiltinTool("web_fetch", web_fetch.SUMMARY, web_fetch.Options, web_fetch.build),
             BuiltinTool("python", python.SUMMARY, python.Options, python.build),
             BuiltinTool("mcp", mcp_entry.SUMMARY, mcp_entry.Options, mcp_entry.build),
+            BuiltinTool(
+                "claude_agent", claude_agent.SUMMARY, claude_agent.Options, claude_agent.build
+            ),
         )
     }
 )
@@ -65,6 +80,16 @@ def build_tools(refs: list[ToolRef]) -> list[Tool]:
     for ref in refs:
         tools.extend(TOOLS[ref.name].build(_options_for(ref.name, ref.options)))
     return tools
+
+
+async def close_tools(tools: Iterable[Tool]) -> None:
+    """Stop what built tools keep running (e.g. Claude Code sessions); the rest need nothing."""
+    owners: dict[int, Any] = {}
+    for tool in tools:
+        owner = getattr(tool.function, "__self__", None)
+        if callable(getattr(owner, "aclose", None)):
+            owners[id(owner)] = owner
+    await asyncio.gather(*(owner.aclose() for owner in owners.values()))
 
 
 def _options_for(name: str, options: Mapping[str, Any]) -> BaseModel:
