@@ -309,16 +309,17 @@ class StatusWindow(QWidget):
     def _refresh_banner(self, snapshot: dict[str, Any]) -> None:
         c = self.controller
         notes = [self.tray_note] if self.tray_note else []
-        if c.failure is not None:
+        config = snapshot.get("config") or {}
+        bad_edit = config_problem_text(config) if c.phase == "running" else None
+        known = str(config.get("message") or "")
+        # The watcher's bad edit, mirrored as the controller's failure, is told once, in full.
+        if c.failure is not None and not (bad_edit and known and known in c.failure.message):
             notes.append(c.failure.message)
         if c.warning is not None and c.phase == "running":
             notes.append(c.warning.message)
         keystore = snapshot.get("keystore") or {}
         if keystore.get("state") == "unavailable":
             notes.append(keystore.get("message", "No usable OS keyring."))
-        config = snapshot.get("config") or {}
-        bad_edit = config_problem_text(config) if c.phase == "running" else None
-        known = str(config.get("message") or "")
         if bad_edit is not None and not (known and any(known in note for note in notes)):
             notes.append(bad_edit)  # the watcher's reload (Reload config reports as a failure)
         self.banner.setText("\n\n".join(notes))
