@@ -36,6 +36,7 @@ def create_app(state: ServerState) -> FastAPI:
         publish.cancel()
         state.interrupt_all("the server is shutting down")
         await state.generation.runtime.stop(shutting_down=True)
+        await state.direct.aclose()
 
     app = FastAPI(
         title="Traymind",

@@ -42,7 +42,14 @@ def configure_logging(*, to_stderr: bool, level: int = logging.INFO) -> Path | N
         stream.setFormatter(logging.Formatter("%(levelname)s %(message)s"))
         stream.setLevel(logging.WARNING)
         root.addHandler(stream)
-    for noisy in ("httpx", "httpcore", "httpx2", "httpcore2", "openai", "anthropic",
-                  "uvicorn.error"):
+    for noisy in (
+        "httpx",
+        "httpcore",
+        "httpx2",
+        "httpcore2",
+        "openai",
+        "anthropic",
+        "uvicorn.error",
+    ):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     return path

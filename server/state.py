@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from server.agents.catalog import Catalog
+from server.agents.direct_chat import DirectChat
 from server.auth import Authenticator
 from server.chat.runtime_loader import RuntimeLoader
 from server.chat.turn_task import TurnTask
@@ -48,6 +49,8 @@ class ServerState:
     data_dir: Path | None = None
     max_running: int = 64
     max_queued: int = 256
+    direct: DirectChat = field(default_factory=DirectChat)  # pooled, shared across reloads
+    direct: DirectChat = field(default_factory=DirectChat)  # pooled, shared across reloads
     knowledge: KnowledgeService | None = None
     memory: MemoryService | None = None
     locks: SessionLocks = field(default_factory=SessionLocks)

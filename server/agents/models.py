@@ -14,13 +14,8 @@ import httpx
 from pydantic_ai.models import Model
 
 from server.agents.default_model import DefaultModel
+from server.agents.model_config import resolve_model_config
 from server.config import Config, ModelConfig
-from server.errors import NoProvider
-
-NO_MODEL_HINT = (
-    "No language model is connected. Start Ollama or LM Studio on this machine, "
-    "set OPENAI_BASE_URL/OPENAI_API_KEY, or add a 'default' entry under 'models:' in config.yaml."
-)
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,16 +72,7 @@ class ModelRegistry:
         self._built: dict[str, BuiltModel] = {}
 
     def config_for(self, name: str) -> ModelConfig:
-        if name in self._config.models:
-            return self._config.models[name]
-        if name == "default" and self._default.id and self._default.base_url:
-            return ModelConfig(
-                provider="openai",
-                id=self._default.id,
-                base_url=self._default.base_url,
-                api_key_env=self._default.api_key_env,
-            )
-        raise NoProvider(NO_MODEL_HINT)
+        return resolve_model_config(self._config, self._default, name)
 
     def get(self, name: str) -> BuiltModel:
         built = self._built.get(name)

@@ -1,42 +1,32 @@
-"""pydantic-ai's model errors turned into our domain errors, with a sentence a user can act on.
-
-Messages name the agent and the provider URL, never a key. The client's own key
-was fine, so a provider rejecting *our* credentials is a 502, never a 401.
-"""
+"""pydantic-ai's model errors turned into our domain errors (sentences in provider_failures)."""
 
 from __future__ import annotations
 
 from pydantic_ai import exceptions as pai
 
-from server.errors import ProviderError, ProviderRateLimited, ProviderTimeout, TraymindError
+from server.agents import provider_failures as fail
+from server.errors import ProviderError, TraymindError
 
 
 def provider_error(exc: BaseException, agent_id: str, base_url: str) -> TraymindError:
-    where = f"Agent '{agent_id}' could not get an answer from its model provider at {base_url}"
     if isinstance(exc, pai.ModelRateLimitError) or (
         isinstance(exc, pai.ModelHTTPError) and exc.status_code == 429
     ):
         retry_after = getattr(exc, "retry_after", None)
-        headers = {"Retry-After": str(max(1, round(retry_after)))} if retry_after else {}
+        value = str(max(1, round(retry_after))) if retry_after else None
         if isinstance(exc, pai.ModelHTTPError) and exc.headers:
-            raw = {k.lower(): v for k, v in exc.headers.items()}.get("retry-after")
-            if raw:
-                headers = {"Retry-After": raw}
-        return ProviderRateLimited(
-            f"{where}: the provider is rate limiting; try again later.", headers=headers
-        )
+            value = {k.lower(): v for k, v in exc.headers.items()}.get("retry-after") or value
+        return fail.rate_limited(agent_id, base_url, value)
     if isinstance(exc, pai.ModelTimeoutError | pai.ModelRequestTimeout):
-        return ProviderTimeout(f"{where}: the provider timed out.")
+        return fail.timed_out(agent_id, base_url)
     if isinstance(exc, pai.ModelAuthenticationError) or (
         isinstance(exc, pai.ModelHTTPError) and exc.status_code in (401, 403)
     ):
-        return ProviderError(
-            f"{where}: the provider rejected Traymind's credentials; check the model's api_key_env."
-        )
+        return fail.credentials_rejected(agent_id, base_url)
     if isinstance(exc, pai.ModelConnectionError):
-        return ProviderError(f"{where}: the provider cannot be reached.")
+        return fail.unreachable(agent_id, base_url)
     if isinstance(exc, pai.ModelHTTPError):
-        return ProviderError(f"{where}: the provider answered HTTP {exc.status_code}.")
+        return fail.http_status(agent_id, base_url, exc.status_code)
     if isinstance(exc, pai.UnexpectedModelBehavior | pai.ModelAPIError):
-        return ProviderError(f"{where}: the provider sent an answer Traymind could not read.")
-    return ProviderError(f"{where}: {type(exc).__name__}.")
+        return fail.unreadable(agent_id, base_url)
+    return ProviderError(f"{fail.where(agent_id, base_url)}: {type(exc).__name__}.")

@@ -19,9 +19,10 @@ from server.agents.default_model import DefaultModel
 from server.agents.event_mapping import EventMapper
 from server.agents.events import RunDone, RunEvent, ToolFinished, ToolStarted
 from server.agents.history import conversation, messages_json
+from server.agents.instructions import agent_instructions
 from server.agents.models import ModelRegistry
 from server.agents.provider_errors import provider_error
-from server.config import AgentConfig, Config
+from server.config import Config
 from server.errors import TraymindError
 from server.knowledge import KnowledgeService
 from server.mcp.manager import McpManager
@@ -31,13 +32,6 @@ from server.tools import build_tools
 from server.tools.registry import close_tools
 
 Emit = Callable[[RunEvent], None]
-
-
-def agent_instructions(agent_id: str, agent: AgentConfig) -> list[str]:
-    """The agent's identity (name and role) followed by its configured instructions."""
-    name = agent.display_name or agent_id
-    identity = f"You are {name}." + (f" Your role: {agent.role}." if agent.role else "")
-    return [identity, *agent.instructions]
 
 
 class AgentRuntime:

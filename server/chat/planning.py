@@ -11,10 +11,14 @@ from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from server.agents import direct_chat
 from server.agents.catalog import Target
 from server.agents.events import RunEvent
+from server.agents.instructions import agent_instructions
+from server.agents.model_config import resolve_model_config
 from server.agents.stickiness import named_agent, topic_changed
 from server.chat.background_requests import background_kind
+from server.config import AgentConfig, ModelConfig
 from server.memory import TurnFacts
 from server.openai.chat_request import ChatTurn, PriorMessage
 from server.sessions import session_ref
@@ -43,23 +47,34 @@ def router_context(prior: Sequence[PriorMessage]) -> list[str]:
 
 
 class Planner:
-    def __init__(self, state: ServerState, generation: Generation, engine: Engine) -> None:
+    """Plans one request; the agent engine (pydantic-ai) is awaited only when a plan needs it."""
+
+    def __init__(self, state: ServerState, generation: Generation) -> None:
         self._state = state
         self._generation = generation
-        self._engine = engine
+
+    async def _engine(self) -> Engine:
+        return await self._generation.runtime.get()
+
+    async def _direct_model(self, agent: AgentConfig | None, model_name: str) -> ModelConfig | None:
+        """The model config when the direct path can run this (no tools, OpenAI-compatible)."""
+        default = await self._generation.runtime.resolved_default()
+        model = resolve_model_config(self._generation.config, default, model_name)
+        if agent is None:
+            return model if model.provider == "openai" else None
+        return model if direct_chat.eligible(agent, model) else None
 
     async def plan(
         self, turn: ChatTurn, target: Target, namespace: str, headers: Mapping[str, str]
     ) -> Plan:
         config = self._generation.config
-        runtime = self._engine.runtime
         background = background_kind(turn) is not None
         if target.kind == "team":
             team = config.teams[target.id]
             model_id = f"team/{target.id}"
             if background:
-                return self._plain(model_id, team.model, turn)
-            teams = self._engine.teams
+                return await self._plain(model_id, team.model, turn)
+            teams = (await self._engine()).teams
             return Plan(
                 model_id,
                 model_id,
@@ -69,13 +84,28 @@ class Planner:
             )
         if target.kind == "auto":
             if background:
-                return self._plain("auto", config.router.model, turn)
+                return await self._plain("auto", config.router.model, turn)
             agent_id, usage = await self._route(turn, namespace, headers)
         else:
             agent_id, usage = target.id, (0, 0)
         agent = config.agents[agent_id]
         if background:
-            return self._plain(agent_id, agent.model, turn)
+            return await self._plain(agent_id, agent.model, turn)
+        model = await self._direct_model(agent, agent.model)
+        if model is not None:
+            direct = self._state.direct
+            instructions = "\n\n".join(agent_instructions(agent_id, agent))
+            return Plan(
+                agent_id,
+                agent_id,
+                agent.model,
+                agent.show_tool_calls,
+                lambda s, p: direct.run(
+                    agent_id, model, instructions, turn.prompt, s, p, stream=turn.stream
+                ),
+                usage,
+            )
+        runtime = (await self._engine()).runtime
         session = session_ref(headers, namespace, agent_id)
         facts = TurnFacts(session_id=session.session_id if session else None)
         return Plan(
@@ -87,8 +117,20 @@ class Planner:
             usage,
         )
 
-    def _plain(self, model_id: str, model_name: str, turn: ChatTurn) -> Plan:
-        runtime = self._engine.runtime
+    async def _plain(self, model_id: str, model_name: str, turn: ChatTurn) -> Plan:
+        model = await self._direct_model(None, model_name)
+        if model is not None:
+            direct = self._state.direct
+            return Plan(
+                model_id,
+                None,
+                model_name,
+                False,
+                lambda s, p: direct.run(
+                    model_id, model, None, turn.prompt, [], [], stream=turn.stream
+                ),
+            )
+        runtime = (await self._engine()).runtime
         return Plan(
             model_id,
             None,
@@ -115,7 +157,8 @@ class Planner:
             if agent is None and not topic_changed(turn.user_text, recent):
                 agent = saved[0]
         if agent is None:
-            result = await self._engine.router.route(turn.user_text, router_context(turn.prior))
+            router = (await self._engine()).router
+            result = await router.route(turn.user_text, router_context(turn.prior))
             agent, usage = result.agent, (result.input_tokens, result.output_tokens)
         if ref is not None:
             await asyncio.to_thread(

@@ -64,10 +64,7 @@ class ChatService:
                 "Traymind is busy with too many requests; try again shortly.",
                 headers={"Retry-After": "1"},
             )
-        engine = await generation.runtime.get()
-        plan = await Planner(self._state, generation, engine).plan(
-            turn, target, caller.namespace, headers
-        )
+        plan = await Planner(self._state, generation).plan(turn, target, caller.namespace, headers)
         ref = session_ref(headers, caller.namespace, plan.history_key) if plan.history_key else None
         task = self._start_turn(turn, plan, ref, headers, caller.key_source)
         renderer = ContentRenderer(show_tool_calls=plan.show_tool_calls)

@@ -1,0 +1,261 @@
+"""The direct path: a tool-less agent on an OpenAI-compatible provider, without the agent loop.
+
+An agent with no tools, knowledge, memory or MCP servers makes exactly one model
+call per turn; running it through the agent framework costs tens of milliseconds
+of CPU per request and most of a millisecond per streamed chunk (see
+``docs/benchmarks.md``). This path sends that one call itself over one pooled
+connection per provider, streams the deltas through, and stores the turn in the
+same message format the agent runtime reads, so an agent can move between the
+paths (gain a tool, lose one) without losing its history.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import AsyncIterator, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+
+from server.agents import provider_failures as fail
+from server.agents.events import RunDone, RunEvent, TextDelta
+from server.config import AgentConfig, ModelConfig
+from server.errors import TraymindError
+from server.openai.chat_request import PriorMessage
+
+MAX_CONNECTIONS = 1000
+
+
+def eligible(agent: AgentConfig, model: ModelConfig) -> bool:
+    """One model call per turn, to an OpenAI-compatible endpoint: the direct path can run it."""
+    return (
+        model.provider == "openai"
+        and not agent.tools
+        and not agent.knowledge_bases
+        and not agent.memory
+    )
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat().replace("+00:00", "Z")
+
+
+def stored_turn(prior: Sequence[PriorMessage], prompt: str, answer: str, model: str) -> bytes:
+    """The turn (after the client's earlier messages, if any) in the agent runtime's format."""
+    messages: list[dict[str, Any]] = []
+    for message in [*prior, PriorMessage("user", prompt), PriorMessage("assistant", answer)]:
+        if message.role == "user":
+            part = {"part_kind": "user-prompt", "content": message.text, "timestamp": _now()}
+            messages.append({"kind": "request", "parts": [part]})
+        else:
+            part = {"part_kind": "text", "content": message.text}
+            messages.append(
+                {"kind": "response", "parts": [part], "timestamp": _now(), "model_name": model}
+            )
+    return json.dumps(messages, ensure_ascii=False).encode()
+
+
+def _text(content: object) -> str:
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        return " ".join(p for p in content if isinstance(p, str))
+    return json.dumps(content, ensure_ascii=False, default=str)
+
+
+def openai_messages(stored: Sequence[bytes]) -> list[dict[str, Any]]:
+    """Stored turns (the agent runtime's JSON) as chat messages, tool calls included."""
+    result: list[dict[str, Any]] = []
+    for turn in stored:
+        for message in json.loads(turn):
+            if message.get("kind") == "request":
+                for part in message.get("parts", []):
+                    kind = part.get("part_kind")
+                    if kind == "user-prompt":
+                        result.append({"role": "user", "content": _text(part.get("content"))})
+                    elif kind == "tool-return":
+                        result.append(
+                            {
+                                "role": "tool",
+                                "tool_call_id": part.get("tool_call_id"),
+                                "content": _text(part.get("content")),
+                            }
+                        )
+                continue
+            texts: list[str] = []
+            calls: list[dict[str, Any]] = []
+            for part in message.get("parts", []):
+                kind = part.get("part_kind")
+                if kind == "text":
+                    texts.append(part.get("content", ""))
+                elif kind == "tool-call":
+                    args = part.get("args")
+                    calls.append(
+                        {
+                            "id": part.get("tool_call_id"),
+                            "type": "function",
+                            "function": {
+                                "name": part.get("tool_name"),
+                                "arguments": args
+                                if isinstance(args, str)
+                                else json.dumps(args or {}),
+                            },
+                        }
+                    )
+            if texts or calls:
+                assistant: dict[str, Any] = {"role": "assistant", "content": "".join(texts) or None}
+                if calls:
+                    assistant["tool_calls"] = calls
+                result.append(assistant)
+    return result
+
+
+class DirectChat:
+    """One pooled HTTP client per provider base URL; built once per config."""
+
+    def __init__(self) -> None:
+        self._clients: dict[tuple[str, float], httpx.AsyncClient] = {}
+
+    def _client(self, base_url: str, timeout: float) -> httpx.AsyncClient:
+        key = (base_url, timeout)
+        client = self._clients.get(key)
+        if client is None:
+            client = self._clients[key] = httpx.AsyncClient(
+                base_url=base_url,
+                timeout=httpx.Timeout(timeout, connect=min(timeout, 10.0)),
+                limits=httpx.Limits(max_connections=MAX_CONNECTIONS, max_keepalive_connections=100),
+                trust_env=False,
+            )
+        return client
+
+    async def aclose(self) -> None:
+        for client in self._clients.values():
+            await client.aclose()
+        self._clients.clear()
+
+    async def run(
+        self,
+        agent_id: str,
+        model: ModelConfig,
+        instructions: str | None,
+        prompt: str,
+        stored: Sequence[bytes],
+        prior: Sequence[PriorMessage],
+        *,
+        stream: bool,
+    ) -> AsyncIterator[RunEvent]:
+        """One model call; the final ``RunDone`` carries the turn to store."""
+        base_url = (model.base_url or "https://api.openai.com/v1").rstrip("/")
+        history = (
+            openai_messages(stored)
+            if stored
+            else [{"role": m.role, "content": m.text} for m in prior]
+        )
+        system = [{"role": "system", "content": instructions}] if instructions else []
+        body: dict[str, Any] = {
+            "model": model.id,
+            "messages": [*system, *history, {"role": "user", "content": prompt}],
+        }
+        if stream:
+            body["stream"] = True
+            body["stream_options"] = {"include_usage": True}
+        key = os.environ.get(model.api_key_env, "") if model.api_key_env else ""
+        headers = {"Authorization": f"Bearer {key}"} if key else {}
+        client = self._client(base_url, model.timeout_seconds)
+        parts: list[str] = []
+        usage = (0, 0)
+        try:
+            async with client.stream(
+                "POST", "/chat/completions", json=body, headers=headers
+            ) as response:
+                if response.status_code >= 400:
+                    await response.aread()
+                    raise _status_error(agent_id, base_url, response)
+                if stream:
+                    async for event in _sse_events(response, agent_id, base_url):
+                        delta, usage = _chunk(event, usage, agent_id, base_url)
+                        if delta:
+                            parts.append(delta)
+                            yield TextDelta(delta)
+                else:
+                    content, usage = _completion(await response.aread(), agent_id, base_url)
+                    parts.append(content)
+                    if content:
+                        yield TextDelta(content)
+        except TraymindError:
+            raise
+        except httpx.TimeoutException:
+            raise fail.timed_out(agent_id, base_url) from None
+        except (httpx.RemoteProtocolError, httpx.ReadError):
+            raise fail.unreadable(agent_id, base_url) from None
+        except httpx.TransportError:
+            raise fail.unreachable(agent_id, base_url) from None
+        answer = "".join(parts)
+        yield RunDone(
+            usage[0], usage[1], stored_turn([] if stored else prior, prompt, answer, model.id)
+        )
+
+
+def _status_error(agent_id: str, base_url: str, response: httpx.Response) -> TraymindError:
+    status = response.status_code
+    if status == 429:
+        return fail.rate_limited(agent_id, base_url, response.headers.get("retry-after"))
+    if status in (401, 403):
+        return fail.credentials_rejected(agent_id, base_url)
+    return fail.http_status(agent_id, base_url, status)
+
+
+async def _sse_events(
+    response: httpx.Response, agent_id: str, base_url: str
+) -> AsyncIterator[dict[str, Any]]:
+    """The JSON events of an SSE stream; a stream that ends without ``[DONE]`` is broken."""
+    async for line in response.aiter_lines():
+        if not line.startswith("data:"):
+            continue
+        data = line[5:].strip()
+        if data == "[DONE]":
+            return
+        try:
+            event = json.loads(data)
+        except ValueError:
+            raise fail.unreadable(agent_id, base_url) from None
+        if not isinstance(event, dict):
+            raise fail.unreadable(agent_id, base_url)
+        if "error" in event:
+            raise fail.unreadable(agent_id, base_url)
+        yield event
+    raise fail.unreadable(agent_id, base_url)
+
+
+def _usage(raw: object) -> tuple[int, int] | None:
+    if not isinstance(raw, dict):
+        return None
+    return int(raw.get("prompt_tokens") or 0), int(raw.get("completion_tokens") or 0)
+
+
+def _chunk(
+    event: dict[str, Any], usage: tuple[int, int], agent_id: str, base_url: str
+) -> tuple[str, tuple[int, int]]:
+    usage = _usage(event.get("usage")) or usage
+    choices = event.get("choices")
+    if not isinstance(choices, list):
+        raise fail.unreadable(agent_id, base_url)
+    if not choices:
+        return "", usage
+    delta = choices[0].get("delta") if isinstance(choices[0], dict) else None
+    content = delta.get("content") if isinstance(delta, dict) else None
+    return (content if isinstance(content, str) else ""), usage
+
+
+def _completion(raw: bytes, agent_id: str, base_url: str) -> tuple[str, tuple[int, int]]:
+    try:
+        body = json.loads(raw)
+        message = body["choices"][0]["message"]
+        content = message.get("content") or ""
+    except (ValueError, KeyError, IndexError, TypeError, AttributeError):
+        raise fail.unreadable(agent_id, base_url) from None
+    if not isinstance(content, str):
+        raise fail.unreadable(agent_id, base_url)
+    return content, _usage(body.get("usage")) or (0, 0)
