@@ -47,8 +47,8 @@ class ServerState:
     status: StatusHub
     config_path: Path | None = None
     data_dir: Path | None = None
-    max_running: int = 64
-    max_queued: int = 256
+    max_running: int = 512
+    max_queued: int = 1024
     direct: DirectChat = field(default_factory=DirectChat)  # pooled, shared across reloads
     direct: DirectChat = field(default_factory=DirectChat)  # pooled, shared across reloads
     knowledge: KnowledgeService | None = None

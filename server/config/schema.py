@@ -73,6 +73,9 @@ class ModelConfig(Section):
     id: str = Field(min_length=1)
     base_url: str | None = None
     api_key_env: str | None = None  # the name of the env var holding the key, never the key
+    api_key_keyring: str | None = Field(  # the name of a key kept by set_provider_key
+        default=None, pattern=r"^[A-Za-z0-9_.-]{1,64}$"
+    )
     context_window: int | None = Field(default=None, gt=0)
     timeout_seconds: float = Field(default=120, gt=0)
     extra_kwargs: dict[str, Any] = {}
@@ -273,8 +276,8 @@ class ServerSettings(Section):
     trusted_hosts: list[str] = []
     cors_origins: list[str] = []
     max_body_bytes: int = Field(default=8 * 1024 * 1024, gt=0)
-    max_concurrent_runs: int = Field(default=64, gt=0)
-    max_queued_runs: int = Field(default=256, ge=0)
+    max_concurrent_runs: int = Field(default=512, gt=0)
+    max_queued_runs: int = Field(default=1024, ge=0)
     auth_failure_limit: int = Field(default=10, gt=0)
     auth_failure_window_seconds: float = Field(default=60, gt=0)
 
