@@ -61,8 +61,8 @@ def test_empty_config_has_defaults() -> None:
         assert config.models == {} and config.agents == {} and config.teams == {}
         assert config.router.model == "default"
         assert config.server.max_body_bytes == 8 * 1024 * 1024
-        assert config.server.max_concurrent_runs == 64
-        assert config.server.max_queued_runs == 256
+        assert config.server.max_concurrent_runs == 512
+        assert config.server.max_queued_runs == 1024
         assert config.embeddings is None
         assert config.warnings == []
         assert config.source_path is None
