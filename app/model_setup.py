@@ -19,8 +19,10 @@ import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode
 
 from server.config import parse_config
+from server.keystore import set_provider_key
 
 LIST_TIMEOUT = 5.0
+KEY_NAME = "default"  # the provider key of models.default, as stored by set_provider_key
 ANTHROPIC_URL = "https://api.anthropic.com/v1"
 
 
@@ -47,9 +49,13 @@ class ModelSetupError(Exception):
     """Listing or saving failed; the message is a sentence for a person."""
 
 
-def list_models(provider: str, base_url: str | None, key_env: str | None) -> list[str]:
-    """The model ids a provider lists (blocking). The key is read from ``key_env``."""
-    key = os.environ.get(key_env, "").strip() if key_env else ""
+def list_models(
+    provider: str, base_url: str | None, key_env: str | None, key: str | None = None
+) -> list[str]:
+    """The model ids a provider lists (blocking). The key: ``key`` if given, else ``key_env``."""
+    key = (key or "").strip()
+    if not key and key_env:
+        key = os.environ.get(key_env, "").strip()
     if key_env and not key:
         raise ModelSetupError(
             f"{key_env} is not set: put the key in the environment or in the .env file "
@@ -80,13 +86,22 @@ def list_models(provider: str, base_url: str | None, key_env: str | None) -> lis
 
 
 def default_entry(
-    provider: str, base_url: str | None, model_id: str, key_env: str | None
+    provider: str,
+    base_url: str | None,
+    model_id: str,
+    key_env: str | None,
+    key_keyring: str | None = None,
 ) -> dict[str, str]:
-    """The ``models.default`` mapping: provider, id, and base URL / key variable if any."""
+    """The ``models.default`` mapping: provider, id, and base URL / where the key is, if any.
+
+    A stored key (``key_keyring``) replaces the key variable: the variable would win.
+    """
     entry = {"provider": provider, "id": model_id}
     if base_url and provider == "openai":
         entry["base_url"] = base_url
-    if key_env:
+    if key_keyring:
+        entry["api_key_keyring"] = key_keyring
+    elif key_env:
         entry["api_key_env"] = key_env
     return entry
 
@@ -150,11 +165,27 @@ def with_default_model(text: str, entry: dict[str, str]) -> str:
     return "".join(lines)
 
 
-def save_default_model(path: Path, entry: dict[str, str]) -> None:
-    """Write ``models.default`` into the config file, only if the result is a valid config."""
+def save_default_model(
+    path: Path,
+    entry: dict[str, str],
+    key: str | None = None,
+    backend: str | None = None,
+    data_dir: Path | None = None,
+) -> None:
+    """Write ``models.default`` into the config file, only if the result is a valid config.
+
+    With ``key``, the key is first stored (``set_provider_key`` under the entry's
+    ``api_key_keyring``, in the OS keyring or, for backend ``file``, the data dir) and
+    only its name is written; ``KeyringUnavailable`` leaves config.yaml untouched.
+    """
     text = path.read_text(encoding="utf-8")
     updated = with_default_model(text, entry)
     parse_config(yaml.safe_load(updated), source=path.name, base_dir=path.parent)
+    if key:
+        name = entry.get("api_key_keyring")
+        if not name:
+            raise ModelSetupError("a typed key needs api_key_keyring in the entry")
+        set_provider_key(name, key, backend, data_dir)
     fd, tmp = tempfile.mkstemp(prefix=".config-", suffix=".yaml", dir=path.parent)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as fh:

@@ -25,7 +25,14 @@ from server.config import ConfigError, locate_config
 from server.keystore import KeyStore
 from server.logging_setup import log_dir
 from server.paths import resolve_data_dir
-from server.runner import PortInUse, ServeOptions, ServerHandle, StartupError, bind_socket
+from server.runner import (
+    PortInUse,
+    ServeOptions,
+    ServerHandle,
+    StartupError,
+    bind_socket,
+    export_options,
+)
 from server.status import StatusHub
 
 log = logging.getLogger(__name__)
@@ -298,6 +305,7 @@ class ServerController(QObject):
     # --- internals ---------------------------------------------------------------------
 
     def _launch(self, old: ServerHandle | None) -> None:
+        export_options(self._options)  # the provider key lookup reads the same data dir
         handle = ServerHandle(replace(self._options), status=self.hub)
         self._handle = handle  # known at once, so a quit during start stops it
 

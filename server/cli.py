@@ -12,7 +12,14 @@ from server.config import ConfigError, load_config, locate_config
 from server.keys_cli import add_keys_parser, run_keys
 from server.knowledge_cli import add_kb_parser, add_memory_parser, run_kb, run_memory
 from server.logging_setup import configure_logging
-from server.runner import DEFAULT_HOST, DEFAULT_PORT, ServeOptions, ServerHandle, StartupError
+from server.runner import (
+    DEFAULT_HOST,
+    DEFAULT_PORT,
+    ServeOptions,
+    ServerHandle,
+    StartupError,
+    export_options,
+)
 
 SERVER_COMMANDS = ("serve", "check-config", "keys", "kb", "memory")
 
@@ -41,6 +48,7 @@ def serve_options(args: argparse.Namespace) -> ServeOptions:
 def serve(options: ServeOptions) -> int:
     """Run until SIGINT/SIGTERM; exit 0 on a signal, 2 when the server cannot start."""
     configure_logging(to_stderr=True)
+    export_options(options)
     handle = ServerHandle(options)
     try:
         handle.start()

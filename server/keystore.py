@@ -13,6 +13,11 @@ Why this shape:
 * No silent fallback: an unusable keyring raises ``KeyringUnavailable``. The file
   store (``keys.secret.json``, mode 0600) is used only when chosen explicitly.
 
+Provider API keys (the key Traymind sends to OpenAI, Anthropic, ...) are kept here too,
+but as the key itself, since it must be sent: keyring service ``traymind-providers``,
+username = the key's name (``set_provider_key``); with the file backend, in
+``provider-keys.json`` (0600, plaintext, only because that fallback was chosen).
+
 This is the only module of the project that imports ``keyring``.
 """
 
@@ -215,10 +220,15 @@ _BACKEND_NAMES = {
 
 
 class _KeyringSecrets:
-    """Hash records in the OS keyring: service ``traymind``, username = key id."""
+    """Hash records in the OS keyring: service ``traymind``, username = key id.
 
-    def __init__(self) -> None:
+    ``service`` and ``item`` let provider keys (service ``traymind-providers``) reuse it.
+    """
+
+    def __init__(self, service: str = SERVICE, item: str = "key hash") -> None:
         self._kr: Any = None
+        self.service = service
+        self.item = item
 
     def backend(self) -> Any:
         if self._kr is None:
@@ -241,28 +251,28 @@ class _KeyringSecrets:
         if problem:
             raise KeyringUnavailable.because(problem)
         try:
-            return fn(SERVICE, *args)
+            return fn(self.service, *args)
         except Exception as exc:  # backends raise their own types (D-Bus, OS errors...)
             raise KeyringUnavailable.because(
                 f"{what} failed in {self.describe()}: {type(exc).__name__}: {exc}"
             ) from None
 
     def get(self, key_id: str) -> str | None:
-        return self._call("reading a key hash", self.backend().get_password, key_id)
+        return self._call(f"reading a {self.item}", self.backend().get_password, key_id)
 
     def set(self, key_id: str, record: str) -> None:
-        self._call("storing a key hash", self.backend().set_password, key_id, record)
+        self._call(f"storing a {self.item}", self.backend().set_password, key_id, record)
 
     def delete(self, key_id: str) -> None:
         from keyring.errors import PasswordDeleteError
 
         try:
-            self.backend().delete_password(SERVICE, key_id)
+            self.backend().delete_password(self.service, key_id)
         except PasswordDeleteError:
             return  # already gone
         except Exception as exc:
             raise KeyringUnavailable.because(
-                f"deleting a key hash failed in {self.describe()}: {type(exc).__name__}: {exc}"
+                f"deleting a {self.item} failed in {self.describe()}: {type(exc).__name__}: {exc}"
             ) from None
 
     def describe(self) -> str:
@@ -578,3 +588,113 @@ class KeyStore:
                     changed = True
             if changed:
                 self._save_meta(doc["keys"])
+
+
+# --- provider API keys -----------------------------------------------------------------
+
+PROVIDER_SERVICE = "traymind-providers"
+PROVIDER_FILE = "provider-keys.json"
+PROVIDER_KEY_NAME = re.compile(r"[A-Za-z0-9_.-]{1,64}", re.ASCII)
+
+
+def _provider_name(name: str) -> str:
+    if not isinstance(name, str) or not PROVIDER_KEY_NAME.fullmatch(name):
+        raise ValueError("a provider key name must be 1 to 64 letters, digits, '-', '_' or '.'")
+    return name
+
+
+class _ProviderFile:
+    """Provider keys in ``provider-keys.json`` (0600): the explicit, non-keyring fallback."""
+
+    def __init__(self, data_dir: Path) -> None:
+        self.path = data_dir / PROVIDER_FILE
+        self.lock = data_dir / LOCK_FILE
+
+    def load(self) -> dict[str, str]:
+        doc = _read_json(self.path)
+        if doc is None:
+            return {}
+        if os.name != "nt" and self.path.stat().st_mode & 0o077:
+            log.warning("%s was readable by others; restricting it to 0600", self.path)
+            os.chmod(self.path, 0o600)
+        keys = doc.get("keys")
+        if not isinstance(keys, dict):
+            return {}
+        return {k: v for k, v in keys.items() if isinstance(k, str) and isinstance(v, str)}
+
+    def save(self, keys: dict[str, str]) -> None:
+        doc = {
+            "warning": (
+                "NOT the OS keyring: Traymind's provider API keys in plaintext, kept here "
+                f"because --keystore file or {ENV_VAR}=file was chosen. "
+                "Keep this file private (0600)."
+            ),
+            "version": 1,
+            "keys": keys,
+        }
+        _write_json_atomic(self.path, doc)
+
+
+def _provider_store(backend: str | None, data_dir: Path | None) -> _KeyringSecrets | _ProviderFile:
+    if choose_backend(backend) == "file":
+        if data_dir is None:
+            from server.paths import resolve_data_dir
+
+            data_dir = resolve_data_dir(None)
+        return _ProviderFile(Path(data_dir))
+    return _KeyringSecrets(PROVIDER_SERVICE, "provider key")
+
+
+def set_provider_key(
+    name: str, key: str, backend: str | None = None, data_dir: Path | None = None
+) -> None:
+    """Keep a provider's API key under ``name`` (keyring service ``traymind-providers``).
+
+    ``backend``: ``keyring`` or ``file``, else ``$TRAYMIND_KEYSTORE``, else ``keyring``.
+    ``data_dir`` (file backend only): else ``$TRAYMIND_DATA_DIR``, else the user data dir.
+    Raises ``KeyringUnavailable`` (naming the file fallback) or ``ValueError``.
+    """
+    name = _provider_name(name)
+    key = key.strip() if isinstance(key, str) else ""
+    if not key or not key.isprintable():
+        raise ValueError("a provider key must be non-empty printable text")
+    store = _provider_store(backend, data_dir)
+    if isinstance(store, _ProviderFile):
+        with _file_lock(store.lock):
+            keys = store.load()
+            keys[name] = key
+            store.save(keys)
+    else:
+        store.set(name, key)
+
+
+def get_provider_key(
+    name: str, backend: str | None = None, data_dir: Path | None = None
+) -> str | None:
+    """The provider key stored under ``name``, or None. ``KeyringUnavailable`` if unusable."""
+    name = _provider_name(name)
+    store = _provider_store(backend, data_dir)
+    if isinstance(store, _ProviderFile):
+        return store.load().get(name)
+    return store.get(name) or None
+
+
+def delete_provider_key(
+    name: str, backend: str | None = None, data_dir: Path | None = None
+) -> None:
+    """Forget the provider key stored under ``name`` (nothing happens if there is none)."""
+    name = _provider_name(name)
+    store = _provider_store(backend, data_dir)
+    if isinstance(store, _ProviderFile):
+        with _file_lock(store.lock):
+            keys = store.load()
+            if keys.pop(name, None) is not None:
+                store.save(keys)
+    else:
+        store.delete(name)
+
+
+def check_provider_keyring(backend: str | None = None) -> None:
+    """Raise ``KeyringUnavailable`` when provider keys cannot be kept (never for ``file``)."""
+    if choose_backend(backend) == "keyring":
+        _KeyringSecrets(PROVIDER_SERVICE, "provider key").check()

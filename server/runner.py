@@ -64,6 +64,15 @@ class ServeOptions:
     allow_unauthenticated: bool | None = None
 
 
+def export_options(options: ServeOptions) -> None:
+    """This process serves with these options: parts that read the environment see them too
+    (the provider key lookup reads ``TRAYMIND_DATA_DIR`` and ``TRAYMIND_KEYSTORE``)."""
+    if options.data_dir:
+        os.environ["TRAYMIND_DATA_DIR"] = str(options.data_dir)
+    if options.keystore:
+        os.environ["TRAYMIND_KEYSTORE"] = options.keystore
+
+
 def bind_socket(host: str, port: int) -> socket.socket:
     try:
         infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)

@@ -27,6 +27,7 @@ ROOT = Path(__file__).resolve().parent.parent
 BASE_ENV = {
     "TRAYMIND_DETECT_URLS": "",
     "TRAYMIND_KEYSTORE": "file",
+    "TRAYMIND_DATA_DIR": "",  # the tray exports its data dir: restored after every test
     "OPENAI_COMPAT_API_KEYS": "",
     "OPENAI_COMPAT_ALLOW_UNAUTHENTICATED": "",
     "OPENAI_BASE_URL": "",

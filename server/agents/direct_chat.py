@@ -12,7 +12,6 @@ paths (gain a tool, lose one) without losing its history.
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import AsyncIterator, Sequence
 from datetime import UTC, datetime
 from typing import Any
@@ -24,6 +23,7 @@ from server.agents.events import RunDone, RunEvent, TextDelta
 from server.config import AgentConfig, ModelConfig
 from server.errors import TraymindError
 from server.openai.chat_request import PriorMessage
+from server.provider_keys import resolve_api_key
 
 MAX_CONNECTIONS = 1000
 
@@ -161,7 +161,7 @@ class DirectChat:
         if stream:
             body["stream"] = True
             body["stream_options"] = {"include_usage": True}
-        key = os.environ.get(model.api_key_env, "") if model.api_key_env else ""
+        key = resolve_api_key(model)
         headers = {"Authorization": f"Bearer {key}"} if key else {}
         client = self._client(base_url, model.timeout_seconds)
         parts: list[str] = []

@@ -7,7 +7,6 @@ timeouts follow ``timeout_seconds`` (first byte and between stream chunks).
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 
 import httpx
@@ -16,6 +15,7 @@ from pydantic_ai.models import Model
 from server.agents.default_model import DefaultModel
 from server.agents.model_config import resolve_model_config
 from server.config import Config, ModelConfig
+from server.provider_keys import resolve_api_key
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,7 +30,7 @@ def _timeout(seconds: float) -> httpx.Timeout:
 
 
 def build_model(config: ModelConfig) -> BuiltModel:
-    api_key = os.environ.get(config.api_key_env, "") if config.api_key_env else ""
+    api_key = resolve_api_key(config)
     if config.provider == "anthropic":
         from anthropic import AsyncAnthropic
         from pydantic_ai.models.anthropic import AnthropicModel
