@@ -8,6 +8,7 @@ measured against the stand-in called directly, in the same run.
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import json
 import math
@@ -17,7 +18,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -220,6 +221,18 @@ class Process:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait(5)
+
+
+def run_benchmark(
+    parse_args: Callable[[list[str] | None], argparse.Namespace],
+    run: Callable[[argparse.Namespace], Report],
+    argv: list[str] | None = None,
+) -> None:
+    """A benchmark's command: parse, run, print the report, save it when ``--json`` asks."""
+    args = parse_args(argv)
+    report = run(args)
+    print_report(report)
+    save_report(report, args.json)
 
 
 def spawn(

@@ -36,9 +36,8 @@ from bench._harness import (
     Report,
     Row,
     median,
-    print_report,
     processes,
-    save_report,
+    run_benchmark,
     server_python,
     start_upstream,
     traymind_config,
@@ -235,10 +234,7 @@ def run(args: argparse.Namespace) -> Report:
 
 
 def main(argv: list[str] | None = None) -> None:
-    args = parse_args(argv)
-    report = run(args)
-    print_report(report)
-    save_report(report, args.json)
+    run_benchmark(parse_args, run, argv)
 
 
 if __name__ == "__main__":

@@ -36,9 +36,8 @@ from bench._harness import (
     median,
     ms,
     p99,
-    print_report,
     processes,
-    save_report,
+    run_benchmark,
     start_traymind,
     start_upstream,
     workspace,
@@ -277,10 +276,7 @@ async def _warm(url: str) -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
-    args = parse_args(argv)
-    report = run(args)
-    print_report(report)
-    save_report(report, args.json)
+    run_benchmark(parse_args, run, argv)
 
 
 if __name__ == "__main__":

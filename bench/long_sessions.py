@@ -30,9 +30,8 @@ from bench._harness import (
     Row,
     median,
     p99,
-    print_report,
     processes,
-    save_report,
+    run_benchmark,
     start_traymind,
     start_upstream,
     workspace,
@@ -218,10 +217,7 @@ def run(args: argparse.Namespace) -> Report:
 
 
 def main(argv: list[str] | None = None) -> None:
-    args = parse_args(argv)
-    report = run(args)
-    print_report(report)
-    save_report(report, args.json)
+    run_benchmark(parse_args, run, argv)
 
 
 if __name__ == "__main__":
