@@ -781,3 +781,31 @@ def test_locate_first_run_installs_the_default_config(places: tuple[Path, Path])
 
 def test_locate_in_process_with_an_explicit_value(tmp_path: Path) -> None:
     assert locate_config(str(tmp_path / "x.yaml")) == (tmp_path / "x.yaml").resolve()
+
+
+def test_mindroom_claude_agent_options_traymind_does_not_use_are_warned_not_errors() -> None:
+    config = parse_config(
+        {
+            "agents": {
+                "a": {
+                    "tools": [
+                        {
+                            "claude_agent": {
+                                "cwd": "/tmp",
+                                "api_key": "sk-never-repeated",
+                                "continue_conversation": True,
+                            }
+                        }
+                    ]
+                }
+            }
+        }
+    )
+    assert config.agents["a"].tools[0].options == {"cwd": "/tmp"}
+    assert config.warnings == [
+        "config.yaml: ignoring agents.a.tools[0].api_key "
+        "(a MindRoom setting Traymind does not use)",
+        "config.yaml: ignoring agents.a.tools[0].continue_conversation "
+        "(a MindRoom setting Traymind does not use)",
+    ]
+    assert "sk-never-repeated" not in "\n".join(config.warnings)

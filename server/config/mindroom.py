@@ -117,6 +117,7 @@ def _strip_tools(
     for index, entry in enumerate(tools):
         entry, flags = _tool_entry(entry)
         entry, overrides = _mcp_entry(entry, mcp_servers)
+        overrides = [*overrides, *_strip_tool_options(entry)]
         for flag in [*flags, *overrides]:
             flag_path = join_path((*path, "tools", index, flag))
             warnings.append(f"{source}: ignoring {flag_path} ({UNUSED})")
@@ -132,6 +133,37 @@ def _strip_tools(
             f"{source}: ignoring {join_path((*path, 'tools'))}: {listed} "
             "(MindRoom tools Traymind does not provide)"
         )
+
+
+# Options MindRoom gives tools that Traymind also has, which Traymind does not use.
+MINDROOM_TOOL_OPTIONS: dict[str, frozenset[str]] = {
+    "claude_agent": frozenset(
+        {
+            "api_key",
+            "anthropic_base_url",
+            "anthropic_auth_token",
+            "continue_conversation",
+            "allowed_tools",
+            "disallowed_tools",
+            "max_turns",
+            "system_prompt",
+        }
+    ),
+}
+
+
+def _strip_tool_options(entry: object) -> list[str]:
+    """Remove MindRoom-only options from a ``{tool: {options}}`` entry; their names."""
+    if not isinstance(entry, dict) or len(entry) != 1:
+        return []
+    ((name, options),) = entry.items()
+    unused = MINDROOM_TOOL_OPTIONS.get(name)
+    if not unused or not isinstance(options, dict):
+        return []
+    removed = sorted(key for key in options if key in unused)
+    for key in removed:
+        del options[key]
+    return removed
 
 
 def _tool_entry(entry: object) -> tuple[object, list[str]]:
