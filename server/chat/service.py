@@ -183,36 +183,48 @@ class ChatService:
         include_usage: bool,
     ) -> AsyncIterator[bytes]:
         usage: RunDone | None = None
+        # Chunks already waiting go out in one write: under load, one send per chunk is what
+        # delays every stream's next chunk.
+        pending = [encoder.role()]
         try:
-            yield encoder.role()
             event = first
             while event is not None:
                 if isinstance(event, Interrupted):
-                    yield encoder.content(
-                        renderer.close_interrupted() + interrupted_sentence(event.reason)
+                    pending.append(
+                        encoder.content(
+                            renderer.close_interrupted() + interrupted_sentence(event.reason)
+                        )
                     )
                     break
                 if isinstance(event, RunDone):
                     usage = event
                 elif isinstance(event, TextDelta):
-                    yield encoder.content(event.text)
+                    pending.append(encoder.content(event.text))
                 else:
                     text = renderer.render(event)
                     if text:
-                        yield encoder.content(text)
+                        pending.append(encoder.content(text))
+                if pending and not task.ready():
+                    yield b"".join(pending)
+                    pending = []
                 try:
                     event = await task.next()
                 except TraymindError as exc:
-                    yield encoder.content(
-                        renderer.close_interrupted() + f"\n\n[Traymind: {exc.message}]"
+                    pending.append(
+                        encoder.content(
+                            renderer.close_interrupted() + f"\n\n[Traymind: {exc.message}]"
+                        )
                     )
                     break
-            yield encoder.finish()
+            pending.append(encoder.finish())
             if include_usage:
-                yield encoder.usage(
-                    usage.input_tokens if usage else 0, usage.output_tokens if usage else 0
+                pending.append(
+                    encoder.usage(
+                        usage.input_tokens if usage else 0, usage.output_tokens if usage else 0
+                    )
                 )
-            yield DONE
+            pending.append(DONE)
+            yield b"".join(pending)
         finally:
             # Synchronous bookkeeping first: under a cancelled scope every await raises again.
             self._state.turns.discard(task)

@@ -64,6 +64,10 @@ class TurnTask:
             raise item
         return item  # type: ignore[return-value]
 
+    def ready(self) -> bool:
+        """An event is waiting: ``next()`` will not block."""
+        return not self._queue.empty()
+
     def interrupt(self, reason: str) -> None:
         """Stop the run from outside, e.g. when the server shuts down."""
         if self._task is not None and not self._task.done():
