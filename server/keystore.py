@@ -148,6 +148,15 @@ def _write_json_atomic(path: Path, doc: dict[str, Any]) -> None:
         raise
 
 
+def _read_private_json(path: Path) -> dict[str, Any] | None:
+    """A fallback file of secrets, tightened back to 0600 if someone loosened it."""
+    doc = _read_json(path)
+    if doc is not None and os.name != "nt" and path.stat().st_mode & 0o077:
+        log.warning("%s was readable by others; restricting it to 0600", path)
+        os.chmod(path, 0o600)
+    return doc
+
+
 def _read_json(path: Path) -> dict[str, Any] | None:
     try:
         text = path.read_text(encoding="utf-8")
@@ -289,12 +298,9 @@ class _FileSecrets:
         self.path = data_dir / SECRET_FILE
 
     def _load(self) -> dict[str, str]:
-        doc = _read_json(self.path)
+        doc = _read_private_json(self.path)
         if doc is None:
             return {}
-        if os.name != "nt" and self.path.stat().st_mode & 0o077:
-            log.warning("%s was readable by others; restricting it to 0600", self.path)
-            os.chmod(self.path, 0o600)
         hashes = doc.get("hashes")
         return dict(hashes) if isinstance(hashes, dict) else {}
 
@@ -611,12 +617,9 @@ class _ProviderFile:
         self.lock = data_dir / LOCK_FILE
 
     def load(self) -> dict[str, str]:
-        doc = _read_json(self.path)
+        doc = _read_private_json(self.path)
         if doc is None:
             return {}
-        if os.name != "nt" and self.path.stat().st_mode & 0o077:
-            log.warning("%s was readable by others; restricting it to 0600", self.path)
-            os.chmod(self.path, 0o600)
         keys = doc.get("keys")
         if not isinstance(keys, dict):
             return {}

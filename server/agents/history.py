@@ -47,15 +47,3 @@ def messages_json(messages: Sequence[ModelMessage]) -> bytes:
 def exchange(prompt: str, answer: str) -> list[ModelMessage]:
     """One user prompt and one answer, for runs whose inner messages are not worth keeping."""
     return [ModelRequest(parts=[UserPromptPart(prompt)]), ModelResponse(parts=[TextPart(answer)])]
-
-
-def recent_text(messages: Sequence[ModelMessage], *, turns: int, limit: int) -> list[str]:
-    """The last few user/assistant texts, each cut short: context for the router."""
-    lines: list[str] = []
-    for message in messages:
-        for part in message.parts:
-            if isinstance(part, UserPromptPart) and isinstance(part.content, str):
-                lines.append(f"user: {part.content[:limit]}")
-            elif isinstance(part, TextPart):
-                lines.append(f"assistant: {part.content[:limit]}")
-    return lines[-turns:]

@@ -7,6 +7,7 @@ import logging
 import secrets
 import time
 from collections.abc import AsyncIterator, Mapping
+from contextlib import nullcontext
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -95,7 +96,7 @@ class ChatService:
         async def produce(queue: asyncio.Queue[object]) -> None:
             status, error = 200, None
             try:
-                async with state.locks.hold(ref) if ref else _no_lock(), state.run_slots:
+                async with state.locks.hold(ref) if ref else nullcontext(), state.run_slots:
                     stored = (
                         await asyncio.to_thread(state.store.recent_turns, ref, budget)
                         if ref is not None
@@ -229,15 +230,3 @@ class ChatService:
             # Synchronous bookkeeping first: under a cancelled scope every await raises again.
             self._state.turns.discard(task)
             await task.close()
-
-
-class _NoLock:
-    async def __aenter__(self) -> None:
-        return None
-
-    async def __aexit__(self, *exc: object) -> None:
-        return None
-
-
-def _no_lock() -> _NoLock:
-    return _NoLock()

@@ -57,13 +57,6 @@ def from_exception(exc: TraymindError) -> JSONResponse:
     )
 
 
-def error_event_payload(exc: TraymindError) -> dict[str, object]:
-    """The same error as a dict, for places that write JSON themselves."""
-    return {
-        "error": {"message": exc.message, "type": exc.type, "param": exc.param, "code": exc.code}
-    }
-
-
 async def _traymind_error(_: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, TraymindError)
     return from_exception(exc)
