@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import yaml
 
-from server.auth import is_loopback
+from server.host_guard import is_loopback_host
 from server.runner import url_host
 
 DOCKER_HOST = "host.docker.internal"
@@ -39,7 +39,7 @@ class Pairing:
 
     @property
     def loopback_only(self) -> bool:
-        return is_loopback(self.host)
+        return is_loopback_host(self.host)
 
 
 def librechat_yaml(p: Pairing) -> str:

@@ -20,8 +20,8 @@ from PySide6.QtCore import QObject, QTimer, Signal
 from app.background import Jobs
 from app.status_bridge import StatusBridge
 from app.status_text import plural
-from server.auth import is_loopback
 from server.config import ConfigError, locate_config
+from server.host_guard import is_loopback_host
 from server.keystore import KeyStore
 from server.logging_setup import log_dir
 from server.paths import resolve_data_dir
@@ -163,7 +163,7 @@ class ServerController(QObject):
 
     @property
     def loopback_only(self) -> bool:
-        return is_loopback(self._options.host)
+        return is_loopback_host(self._options.host)
 
     def snapshot(self) -> dict[str, Any]:
         return self.hub.snapshot()

@@ -20,7 +20,8 @@ from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
-from server.auth import env_flag, is_loopback
+from server.auth import env_flag
+from server.host_guard import is_loopback_host
 from server.paths import user_config_dir
 from server.runner import DEFAULT_HOST, DEFAULT_PORT, ServeOptions
 
@@ -163,6 +164,6 @@ def effective_options(
         options.allow_unauthenticated = env_flag(env_allow)
     else:
         options.allow_unauthenticated = settings.allow_unauthenticated
-    if not is_loopback(options.host):
+    if not is_loopback_host(options.host):
         options.allow_unauthenticated = False
     return EffectiveOptions(options, overridden)

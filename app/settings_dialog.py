@@ -31,7 +31,7 @@ from PySide6.QtWidgets import (
 from app.autostart import Autostart
 from app.icons import app_icon
 from app.settings import ALL_INTERFACES, Settings
-from server.auth import is_loopback
+from server.host_guard import is_loopback_host
 
 LOOPBACK = "127.0.0.1"
 HOST_CHOICES = (
@@ -140,7 +140,7 @@ class SettingsDialog(QDialog):
 
     def _update_warning(self) -> None:
         host = self.host_value()
-        if host and not is_loopback(host):
+        if host and not is_loopback_host(host):
             text = BEYOND_LOOPBACK_WARNING.format(host=host)
             self.warning.setText(text + ("" if self._has_keys else NO_KEYS_WARNING))
             self.warning.setVisible(True)

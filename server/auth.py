@@ -109,6 +109,13 @@ LOCKED_MESSAGE = (
 )
 
 
+NOT_LOCAL_MESSAGE = (
+    "Unauthenticated access is on, but only for requests from this machine that address it "
+    "as localhost or 127.0.0.1; this request did not. Send an API key with it "
+    "('Authorization: Bearer YOUR_KEY')."
+)
+
+
 def bearer_token(authorization: str | None) -> str | None:
     """The token of an ``Authorization: Bearer ...`` header, or None."""
     if not authorization:
@@ -120,17 +127,10 @@ def bearer_token(authorization: str | None) -> str | None:
     return token or None
 
 
-def is_loopback(host: str | None) -> bool:
-    """A peer address (or listen address) on this machine's loopback."""
-    if not host:
-        return False
-    return host == "::1" or host.startswith("127.") or host == "localhost"
-
-
 def is_loopback_name(host_header: str | None) -> bool:
-    """A ``Host`` header naming loopback (no header at all is HTTP/1.0 from a local tool)."""
+    """A ``Host`` header naming loopback (none at all is not: the host guard refuses it)."""
     if host_header is None:
-        return True
+        return False
     return is_loopback_host(host_name(host_header))
 
 
@@ -190,7 +190,7 @@ class Authenticator:
             found = self.match(token)
             if found is not None:
                 return Identity(found.namespace, found.source)
-        if self.allow_unauthenticated and is_loopback(peer) and is_loopback_name(host):
+        if self.allow_unauthenticated and is_loopback_host(peer) and is_loopback_name(host):
             return Identity(key_namespace(token) if token else "noauth", "unauthenticated local")
         address = peer or "unknown"
         retry_after = self.throttle.retry_after(address)
@@ -201,6 +201,8 @@ class Authenticator:
             )
         self.throttle.record_failure(address)
         log.info("authentication failed for a request from %s", address)
+        if token is None and self.allow_unauthenticated:
+            raise AuthenticationFailed(NOT_LOCAL_MESSAGE)
         if not any(source.has_keys() for source in self.sources):
             raise AuthenticationFailed(LOCKED_MESSAGE)
         if token is None:
