@@ -9,6 +9,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
+from server.auth import Identity
 from server.host_guard import HostGuard
 from server.openai.errors import install_error_handlers
 from server.openai.routes import router as v1_router
@@ -24,6 +25,13 @@ async def publish_when_resolved(state: ServerState) -> None:
     await generation.runtime.resolved_default()
     if state.generation is generation:
         state.publish_agents()
+
+
+def authenticate(state: ServerState, request: Request) -> Identity:
+    """Who sent ``request``; raises the OpenAI-shaped 401/429 when nobody we know."""
+    peer = request.client.host if request.client else None
+    headers = request.headers
+    return state.authenticator.authenticate(headers.get("authorization"), peer, headers.get("host"))
 
 
 def create_app(state: ServerState) -> FastAPI:
@@ -44,6 +52,7 @@ def create_app(state: ServerState) -> FastAPI:
         lifespan=lifespan,
         docs_url=None,
         redoc_url=None,
+        openapi_url=None,  # served below, behind the same auth as /v1
     )
     app.state.traymind = state
     install_error_handlers(app)
@@ -54,6 +63,11 @@ def create_app(state: ServerState) -> FastAPI:
 
     app.add_middleware(HostGuard, settings=guard_settings)
     app.include_router(v1_router)
+
+    @app.get("/openapi.json", include_in_schema=False)
+    async def openapi(request: Request) -> JSONResponse:
+        authenticate(state, request)
+        return JSONResponse(app.openapi())
 
     @app.get("/api/health")
     async def health(request: Request) -> JSONResponse:
@@ -77,9 +91,7 @@ def create_app(state: ServerState) -> FastAPI:
 
     @app.get("/api/status")
     async def status(request: Request) -> JSONResponse:
-        peer = request.client.host if request.client else None
-        headers = request.headers
-        state.authenticator.authenticate(headers.get("authorization"), peer, headers.get("host"))
+        authenticate(state, request)
         return JSONResponse(state.status.snapshot())
 
     return app

@@ -20,10 +20,12 @@ from pathlib import Path
 import uvicorn
 
 from server.api import create_app, publish_when_resolved
-from server.auth import Authenticator, EnvironmentKeys, KeySource, env_flag, is_loopback
+from server.auth import Authenticator, EnvironmentKeys, KeySource, env_flag
 from server.auth_throttle import AuthThrottle
 from server.config import Config, ConfigError, load_config, locate_config
 from server.config_watch import ConfigWatcher
+from server.connection_guard import ConnectionLimits, connection_cap, raise_open_file_limit
+from server.host_guard import is_loopback_host
 from server.knowledge import KnowledgeService
 from server.memory import MemoryService
 from server.paths import resolve_data_dir
@@ -114,7 +116,7 @@ def key_sources(data_dir: Path, keystore: str | None, status: StatusHub) -> list
 
 def check_exposure(host: str, authenticator: Authenticator) -> None:
     """Listening beyond loopback needs a key, and never goes with unauthenticated access."""
-    if is_loopback(host):
+    if is_loopback_host(host):
         return
     if authenticator.allow_unauthenticated:
         raise StartupError(
@@ -196,6 +198,13 @@ class ServerHandle:
         sock = bind_socket(self.options.host, self.options.port)
         self.port = sock.getsockname()[1]
         self.state = state
+        settings = state.generation.config.server
+        limits = ConnectionLimits(
+            header_timeout=settings.header_timeout_seconds,
+            body_timeout=settings.body_timeout_seconds,
+            max_connections=connection_cap(raise_open_file_limit()),
+        )
+        proxies = settings.trusted_proxies
         config = uvicorn.Config(
             create_app(state),
             log_config=None,
@@ -203,6 +212,11 @@ class ServerHandle:
             lifespan="on",
             timeout_graceful_shutdown=2,
             ws="none",
+            http=limits.protocol_class(),
+            # X-Forwarded-For only from proxies the user named: else anyone on loopback
+            # could forge the address that throttling and the log rely on.
+            proxy_headers=bool(proxies),
+            forwarded_allow_ips=list(proxies) or None,
         )
         server = uvicorn.Server(config)
         self._server = server

@@ -36,7 +36,9 @@ def fuzz_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerHand
 @pytest.fixture(scope="module")
 def api_schema(fuzz_server: ServerHandle):
     root = fuzz_server.url.removesuffix("/v1")
-    document = httpx.get(f"{root}/openapi.json", timeout=10).json()
+    document = httpx.get(
+        f"{root}/openapi.json", headers={"Authorization": f"Bearer {KEY}"}, timeout=10
+    ).json()
     schema = schemathesis.openapi.from_dict(document)
     schema.config.update(base_url=root)
     schema.config.generation.update(modes=[GenerationMode.POSITIVE, GenerationMode.NEGATIVE])

@@ -275,7 +275,10 @@ class ServerSettings(Section):
 
     trusted_hosts: list[str] = []
     cors_origins: list[str] = []
+    trusted_proxies: list[str] = []
     max_body_bytes: int = Field(default=8 * 1024 * 1024, gt=0)
+    header_timeout_seconds: float = Field(default=5, gt=0)
+    body_timeout_seconds: float = Field(default=30, gt=0)
     max_concurrent_runs: int = Field(default=512, gt=0)
     max_queued_runs: int = Field(default=1024, ge=0)
     auth_failure_limit: int = Field(default=10, gt=0)

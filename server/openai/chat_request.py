@@ -9,6 +9,7 @@ into a prompt by the rules in ``docs/api.md``.
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -50,9 +51,39 @@ def decode_body(raw: bytes) -> dict[str, Any]:
     except (json.JSONDecodeError, RecursionError) as exc:
         detail = exc.msg if isinstance(exc, json.JSONDecodeError) else "nested too deeply"
         raise InvalidRequest(f"The request body is not valid JSON: {detail}.") from None
+    except ValueError:  # Python's guard against quadratic int parsing: > 4,300 digits
+        raise InvalidRequest("The request body has a number with too many digits.") from None
     if not isinstance(body, dict):
         raise InvalidRequest("The request body must be a JSON object.")
+    if SURROGATE_ESCAPE.search(text) and _has_lone_surrogate(body):
+        raise InvalidRequest(
+            "The request body has a string with a lone surrogate (an unpaired \\ud800-\\udfff "
+            "escape), which is not Unicode text."
+        )
     return body
+
+
+# A JSON escape of a UTF-16 surrogate; paired ones decode to one character, lone ones
+# stay in the string and cannot be encoded (to the provider, to SQLite) later.
+SURROGATE_ESCAPE = re.compile(r"\\u[dD][89abcdefABCDEF]")
+
+
+def _has_lone_surrogate(value: object) -> bool:
+    """Walk the parsed body (only when the raw text has a surrogate escape)."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            try:
+                item.encode("utf-8")
+            except UnicodeEncodeError:
+                return True
+        elif isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return False
 
 
 def content_text(content: object, index: int) -> str:

@@ -6,8 +6,9 @@ import logging
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import ClientDisconnect
 
 from server.errors import TraymindError
 from server.openai.wire import ErrorBody, ErrorResponse
@@ -84,7 +85,15 @@ async def _unexpected_error(request: Request, exc: Exception) -> JSONResponse:
     return error_response(500, "Internal error in Traymind; see its log for details.")
 
 
+async def _client_disconnect(request: Request, exc: Exception) -> Response:
+    """The client left while sending its body: one line, nothing to answer to."""
+    peer = request.client.host if request.client else "unknown"
+    log.info("client %s disconnected while sending %s %s", peer, request.method, request.url.path)
+    return Response(status_code=400)
+
+
 def install_error_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(ClientDisconnect, _client_disconnect)
     app.add_exception_handler(TraymindError, _traymind_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
