@@ -28,7 +28,7 @@ from server.connection_guard import ConnectionLimits, connection_cap, raise_open
 from server.host_guard import is_loopback_host
 from server.knowledge import KnowledgeService
 from server.memory import MemoryService
-from server.paths import resolve_data_dir
+from server.paths import prepare_data_dir, resolve_data_dir
 from server.sessions import HistoryStore, StorageError
 from server.state import Generation, ServerState
 from server.status import StatusHub
@@ -158,6 +158,13 @@ class ServerHandle:
         for warning in config.warnings:
             log.warning("%s", warning)
         data_dir = resolve_data_dir(self.options.data_dir)
+        try:
+            prepare_data_dir(data_dir)
+        except OSError as exc:
+            raise StartupError(
+                f"Cannot open the session store: the data folder {data_dir} cannot be made "
+                f"({exc.strerror}). Check that it is writable, or choose another with --data-dir."
+            ) from None
         store = HistoryStore(data_dir / "sessions.sqlite3")
         try:
             store.open()

@@ -394,3 +394,29 @@ def test_a_client_leaving_mid_body_logs_one_line_and_no_traceback(server, caplog
     assert caplog.text.count("disconnected while sending") == 5
     assert "Exception in ASGI application" not in caplog.text
     assert "Traceback" not in caplog.text
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX modes")
+def test_the_data_folder_is_0700_and_its_databases_0600(tmp_path, upstream: Upstream) -> None:
+    data = tmp_path / "data"
+    data.mkdir(mode=0o755)
+    old = data / "sessions.sqlite3"
+    old.write_bytes(b"")
+    old.chmod(0o644)  # what an earlier version left behind
+    upstream.script(Reply.text("stored"))
+    with running_server(
+        tmp_path,
+        agent_config(upstream.base_url),
+        env={"OPENAI_COMPAT_API_KEYS": KEY},
+        data_dir=data,
+    ) as handle:
+        chat = openai.OpenAI(base_url=handle.url, api_key=KEY, max_retries=0)
+        chat.chat.completions.create(
+            model="general",
+            messages=[{"role": "user", "content": "hi"}],
+            extra_headers={"X-Session-Id": "perm"},
+        )
+        modes = {p.name: p.stat().st_mode & 0o777 for p in data.glob("*.sqlite3*")}
+    assert data.stat().st_mode & 0o777 == 0o700
+    assert "sessions.sqlite3-wal" in modes or "sessions.sqlite3" in modes
+    assert modes and all(mode == 0o600 for mode in modes.values()), modes
