@@ -1,9 +1,10 @@
 """Running a child process for a tool: time limit, output cap, clean kill, small environment.
 
-Shared by ``shell`` and ``python``. The child gets its own process group, so a
-timeout (or a cancelled run) kills everything it started, and it sees only a
-small set of environment variables: the server's own environment holds
-provider keys a model must not be able to print.
+Shared by ``shell`` and ``python``. The child sees only a small set of
+environment variables: the server's own environment holds provider keys a model
+must not be able to print. On Linux it runs in the bubblewrap sandbox or under
+the reaper (see ``sandbox``), so nothing it starts outlives the call or the
+server, ``setsid`` included; elsewhere its own process group is killed at the end.
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ import subprocess
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
+from server.tools.sandbox import Launch, SandboxMode, launch
+
 # Enough for programs to find each other and behave; nothing secret.
 PASSED_ENV = (
     "PATH", "HOME", "USER", "LOGNAME", "SHELL", "LANG", "LANGUAGE", "LC_ALL", "LC_CTYPE", "TZ",
@@ -23,6 +26,7 @@ PASSED_ENV = (
     "USERPROFILE",
 )  # fmt: skip
 DRAIN_GRACE_SECONDS = 1.0  # how long output may keep coming after the command exits
+REAPER_GRACE_SECONDS = 2.0  # how long the reaper may take to end what the command left
 READ_CHUNK = 65536
 
 
@@ -62,20 +66,15 @@ async def run_process(
     env: Mapping[str, str],
     timeout_seconds: float,
     max_output_chars: int,
+    sandbox: SandboxMode = "auto",
 ) -> ProcessResult:
-    """Run ``command`` (a string: through the shell; a list: directly) and collect its output."""
-    options = {
-        "stdin": subprocess.DEVNULL,
-        "stdout": subprocess.PIPE,
-        "stderr": subprocess.STDOUT,
-        "cwd": cwd,
-        "env": dict(env),
-        "start_new_session": True,
-    }
-    if isinstance(command, str):
-        process = await asyncio.create_subprocess_shell(command, **options)
-    else:
-        process = await asyncio.create_subprocess_exec(*command, **options)
+    """Run ``command`` (a string: through the shell; a list: directly) and collect its output.
+
+    Raises ``SandboxUnavailable`` when ``sandbox`` is ``required`` and bubblewrap cannot run.
+    """
+    if isinstance(command, str) and os.name == "posix":
+        command = ["/bin/sh", "-c", command]
+    process, how = await _start(command, cwd=cwd, env=env, sandbox=sandbox)
     collector = _Collector(max_output_chars)
     assert process.stdout is not None
     reader = asyncio.create_task(collector.read(process.stdout))
@@ -85,11 +84,11 @@ async def run_process(
             await asyncio.wait_for(process.wait(), timeout_seconds)
         except TimeoutError:
             timed_out = True
-            _kill_group(process)
+            await _stop(process, how)
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(asyncio.shield(reader), DRAIN_GRACE_SECONDS)
     finally:
-        _kill_group(process)
+        await _stop(process, how)
         reader.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await reader
@@ -97,6 +96,39 @@ async def run_process(
             await process.wait()
     output, omitted = collector.text()
     return ProcessResult(None if timed_out else process.returncode, output, omitted, timed_out)
+
+
+async def _start(
+    command: str | Sequence[str], *, cwd: str, env: Mapping[str, str], sandbox: SandboxMode
+) -> tuple[asyncio.subprocess.Process, Launch]:
+    options = {
+        "stdin": subprocess.DEVNULL,
+        "stdout": subprocess.PIPE,
+        "stderr": subprocess.STDOUT,
+        "cwd": cwd,
+        "env": dict(env),
+        "start_new_session": True,
+    }
+    if isinstance(command, str):  # Windows: cmd.exe
+        how = Launch([command], "plain")
+        return await asyncio.create_subprocess_shell(command, **options), how
+    how = await asyncio.to_thread(launch, command, cwd=cwd, mode=sandbox)
+    return await asyncio.create_subprocess_exec(*how.argv, **options), how
+
+
+async def _stop(process: asyncio.subprocess.Process, how: Launch) -> None:
+    """End the child and everything it started.
+
+    The reaper is asked first (SIGTERM), so it can kill the processes that left
+    the group with ``setsid``; then the whole group is killed. bwrap's namespace
+    dies with it.
+    """
+    if how.kind == "reaper" and process.returncode is None:
+        with contextlib.suppress(ProcessLookupError):
+            process.send_signal(signal.SIGTERM)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(asyncio.shield(process.wait()), REAPER_GRACE_SECONDS)
+    _kill_group(process)
 
 
 class _Collector:

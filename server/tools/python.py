@@ -2,9 +2,10 @@
 
 Never ``exec`` in the server's process: the snippet is written to a file in a
 fresh temporary folder and run by another interpreter in isolated mode
-(``-I``: no user site-packages, no ``PYTHON*`` variables), in its own process
-group with a small environment (see ``_process``). This is not a sandbox: the
-snippet runs with the user's rights. The folder is removed afterwards.
+(``-I``: no user site-packages, no ``PYTHON*`` variables) with a small
+environment, on Linux inside bubblewrap like ``shell`` (see ``sandbox``). The
+snippet keeps the user's rights on files. Nothing it starts outlives the call.
+The folder is removed afterwards.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from typing import TYPE_CHECKING
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from server.tools._process import child_environment, run_process
+from server.tools.sandbox import SandboxMode, SandboxUnavailable
 
 if TYPE_CHECKING:
     from pydantic_ai import Tool
@@ -40,6 +42,8 @@ class Options(BaseModel):
     """Snippets still running after this long are killed."""
     max_output_chars: int = Field(default=20_000, gt=0)
     """Output beyond this many characters is cut (and counted)."""
+    sandbox: SandboxMode = "auto"
+    """Linux: run in the bubblewrap sandbox (``auto``: when it works; ``required``: or refuse)."""
 
     @field_validator("cwd")
     @classmethod
@@ -80,13 +84,17 @@ class PythonTool:
             cwd = os.path.expanduser(self.options.cwd) if self.options.cwd else folder
             if not os.path.isdir(cwd):
                 return f"Error: the working folder {cwd} does not exist"
-            result = await run_process(
-                [interpreter, "-I", "-B", script],
-                cwd=cwd,
-                env=child_environment(),
-                timeout_seconds=self.options.timeout_seconds,
-                max_output_chars=self.options.max_output_chars,
-            )
+            try:
+                result = await run_process(
+                    [interpreter, "-I", "-B", script],
+                    cwd=cwd,
+                    env=child_environment(),
+                    timeout_seconds=self.options.timeout_seconds,
+                    max_output_chars=self.options.max_output_chars,
+                    sandbox=self.options.sandbox,
+                )
+            except SandboxUnavailable as error:
+                return f"Error: not run: {error}"
         return result.report(self.options.timeout_seconds)
 
 

@@ -2,9 +2,10 @@
 
 Off unless an agent lists it. The command is the tool call's only argument, so
 the tool events in the chat show exactly what ran; the server log records it
-too. The command runs with the user's rights (this is not a sandbox), in its
-own process group with a small environment (see ``_process``), and everything
-it started is killed when it finishes or runs out of time.
+too. The command runs with the user's rights and a small environment; on
+Linux inside bubblewrap (its own PID namespace and ``/proc``, so it cannot read
+the server's memory or environment), see ``sandbox``. Everything it started,
+``setsid`` included, is killed when it finishes, runs out of time, or the server dies.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from typing import TYPE_CHECKING
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from server.tools._process import child_environment, run_process
+from server.tools.sandbox import SandboxMode, SandboxUnavailable
 
 if TYPE_CHECKING:
     from pydantic_ai import Tool
@@ -38,6 +40,8 @@ class Options(BaseModel):
     """Output beyond this many characters is cut (and counted)."""
     env: dict[str, str] = {}
     """Extra environment variables for commands."""
+    sandbox: SandboxMode = "auto"
+    """Linux: run in the bubblewrap sandbox (``auto``: when it works; ``required``: or refuse)."""
 
     @field_validator("cwd")
     @classmethod
@@ -65,13 +69,17 @@ class ShellTool:
         if not os.path.isdir(self.cwd):
             return f"Error: the working folder {self.cwd} does not exist"
         log.info("run_shell in %s: %s", self.cwd, command)
-        result = await run_process(
-            command,
-            cwd=self.cwd,
-            env=child_environment(self.options.env),
-            timeout_seconds=self.options.timeout_seconds,
-            max_output_chars=self.options.max_output_chars,
-        )
+        try:
+            result = await run_process(
+                command,
+                cwd=self.cwd,
+                env=child_environment(self.options.env),
+                timeout_seconds=self.options.timeout_seconds,
+                max_output_chars=self.options.max_output_chars,
+                sandbox=self.options.sandbox,
+            )
+        except SandboxUnavailable as error:
+            return f"Error: not run: {error}"
         return result.report(self.options.timeout_seconds)
 
 
