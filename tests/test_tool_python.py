@@ -106,3 +106,11 @@ def test_an_agent_runs_python_over_http(tmp_path: Path, upstream: Upstream) -> N
         f'<tool id="1" state="start">{call}</tool>'
         f'<tool id="1" state="done">{call}\n45\n[exit code 0]</tool>45'
     )
+
+
+def test_the_sandbox_option_takes_three_values() -> None:
+    for value in ("auto", "required", "off"):
+        validate_tool_options("python", {"sandbox": value})
+    with pytest.raises(ValueError) as caught:
+        validate_tool_options("python", {"sandbox": True})
+    assert "Input should be 'auto', 'required' or 'off'" in str(caught.value)

@@ -156,6 +156,17 @@ def test_nothing_a_python_snippet_forks_survives_the_call(
     assert survivors(markers) == []
 
 
+def test_a_command_killed_by_a_signal_reports_128_plus_its_number(
+    tmp_path: Path, mode: str
+) -> None:
+    """The same in both modes (bwrap's init reports it so; the reaper follows)."""
+    assert tool("shell", cwd=str(tmp_path), sandbox=mode)("kill -9 $$") == (
+        "(no output)\n[exit code 137]"
+    )
+    killed = tool("python", sandbox=mode)("import os, signal; os.kill(os.getpid(), signal.SIGTERM)")
+    assert killed == "(no output)\n[exit code 143]"
+
+
 def test_commands_still_run_and_see_only_their_own_processes_in_the_sandbox(
     tmp_path: Path,
 ) -> None:

@@ -99,10 +99,8 @@ while True:
     if pid == main:
         break
 end_all()
-if os.WIFSIGNALED(status):
-    signal.signal(os.WTERMSIG(status), signal.SIG_DFL)
-    os.kill(os.getpid(), os.WTERMSIG(status))
-os._exit(os.waitstatus_to_exitcode(status))
+code = os.waitstatus_to_exitcode(status)
+os._exit(128 - code if code < 0 else code)  # killed by a signal: 128 + its number, as bwrap
 """
 
 
