@@ -29,6 +29,7 @@ from server.host_guard import is_loopback_host
 from server.knowledge import KnowledgeService
 from server.memory import MemoryService
 from server.paths import prepare_data_dir, resolve_data_dir
+from server.process_hardening import harden_server_process
 from server.sessions import HistoryStore, StorageError
 from server.state import Generation, ServerState
 from server.status import StatusHub
@@ -153,6 +154,7 @@ class ServerHandle:
         return self._thread is not None and self._thread.is_alive()
 
     def _build_state(self) -> ServerState:
+        harden_server_process()  # tool processes must not read our environment or memory
         config_path = locate_config(self.options.config)
         config = load_config(config_path)
         for warning in config.warnings:
