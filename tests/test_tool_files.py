@@ -262,3 +262,43 @@ def test_an_agent_answers_about_a_folder_with_visible_tool_calls(
     }
     offered = {t["function"]["name"] for t in upstream.chat_requests[0].body["tools"]}
     assert offered == {"read_file", "list_files", "search_files"}
+
+
+def test_links_that_stay_inside_are_followed_beneath_the_root(layout: Path) -> None:
+    (layout / "notes-link").symlink_to("notes")  # relative, to a folder
+    (layout / "notes" / "up.txt").symlink_to("../a.txt")  # relative, back up to the root
+    (layout / "hop").symlink_to(layout / "notes-link" / "deep")  # absolute, through a link
+    (layout / "out-by-dots").symlink_to("notes/../../outside")
+    tools = file_tools(layout, write=True)
+    assert tools["read_file"]("notes-link/b.md") == "# Shopping\nmilk\nBread\n"
+    assert tools["read_file"]("notes/up.txt") == "alpha\nbeta\ngamma\n"
+    assert tools["read_file"]("hop/c.md") == "bread crumbs\n"
+    assert tools["read_file"]("hop/../b.md") == "# Shopping\nmilk\nBread\n"  # .. after a link
+    assert tools["list_files"]("hop") == "c.md (13 bytes)"
+    assert tools["write_file"]("notes-link/new.md", "x") == "Wrote 1 characters to notes/new.md."
+    assert tools["read_file"]("out-by-dots/secret.txt").startswith("Error: ")
+    assert tools["write_file"]("out-by-dots/new.txt", "x").startswith("Error: ")
+    assert sorted(os.listdir(layout.parent / "outside")) == ["secret.txt"]
+
+
+def test_dotdot_may_cross_into_another_root_but_not_beside_it(layout: Path) -> None:
+    tools = file_tools(layout, layout.parent / "root2")
+    assert tools["read_file"]("../root2/s.txt") == "sibling\n"
+    assert tools["read_file"]("notes/../../root2/./s.txt") == "sibling\n"
+    assert tools["read_file"]("../outside/secret.txt") == (
+        "Error: '../outside/secret.txt' is outside the allowed folders"
+    )
+
+
+def test_link_loops_dangling_links_and_fifos_are_errors_not_hangs(layout: Path) -> None:
+    (layout / "loop").symlink_to("loop")
+    (layout / "dangling.txt").symlink_to("notes/missing.txt")
+    os.mkfifo(layout / "pipe.txt")
+    tools = file_tools(layout, write=True)
+    assert tools["read_file"]("loop/x") == "Error: Too many levels of symbolic links"
+    assert tools["read_file"]("pipe.txt") == "Error: 'pipe.txt' does not exist"
+    assert tools["search_files"]("pipe.txt", "x") == "No matching lines."
+    assert tools["write_file"]("dangling.txt", "made\n") == (
+        "Wrote 5 characters to notes/missing.txt."
+    )
+    assert (layout / "notes" / "missing.txt").read_text() == "made\n"

@@ -2,25 +2,41 @@
 
 ``tools: [{files: {roots: [~/notes]}}]`` gives an agent ``read_file``,
 ``list_files`` and ``search_files`` on ``~/notes``; ``write: true`` adds
-``write_file`` and ``edit_file``. Every path goes through ``Roots.resolve``, so
-``..`` and symlinks that lead outside the roots are refused. Problems come back
-to the model as ``Error: ...`` text rather than failing the run.
+``write_file`` and ``edit_file``. Every path goes through ``Roots.locate``, so
+``..`` and symlinks that lead outside the roots are refused, and each operation
+works on the descriptor that walk opened (a listing scans it, a search walks it
+with ``os.fwalk``, an edit reads and rewrites the one file it opened), so no
+name is looked up twice. Problems come back to the model as ``Error: ...`` text
+rather than failing the run.
 """
 
 from __future__ import annotations
 
 import fnmatch
 import os
+import stat
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, BinaryIO, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from server.tools.file_roots import NO_FOLLOW, OutsideRoots, Roots
+from server.tools.file_roots import (
+    Folder,
+    OutsideRoots,
+    Roots,
+    close_folder,
+    link_errno,
+    open_file_at,
+    open_folder_at,
+    stat_at,
+    walk_folder,
+)
 
 if TYPE_CHECKING:
     from pydantic_ai import Tool
+
+T = TypeVar("T")
 
 SUMMARY = "Reads, lists and searches files in configured folders; writes and edits them if allowed."
 
@@ -115,11 +131,12 @@ class FileTools:
         """
         return _reported(lambda: self._edit(path, old_text, new_text))
 
-    # The work behind each function.
+    # The work behind each function: every path is reached through ``Roots.locate``.
 
     def _read(self, path: str, start_line: int, max_lines: int | None) -> str:
-        real = self._existing_file(path)
-        text = _read_text(real)
+        fd, real = self._existing_file(path, os.O_RDONLY)
+        with open(fd, "rb") as handle:
+            text = _read_text(handle, real.name)
         if start_line > 1 or max_lines is not None:
             lines = text.splitlines(keepends=True)
             first = max(start_line, 1) - 1
@@ -135,86 +152,156 @@ class FileTools:
         return text
 
     def _list(self, path: str) -> str:
-        real = self.roots.resolve(path)
-        if not real.is_dir():
-            raise FileError(f"'{path}' is not a folder")
-        lines: list[str] = []
-        entries = sorted(os.scandir(real), key=lambda entry: entry.name)
-        for entry in entries[: self.options.max_results]:
-            lines.append(self._describe_entry(entry))
+        folder, real = self._folder(path)
+        try:
+            with os.scandir(folder) as listing:
+                entries = sorted(listing, key=lambda entry: entry.name)
+            lines = [self._describe_entry(e, real) for e in entries[: self.options.max_results]]
+        finally:
+            close_folder(folder)
         if len(entries) > len(lines):
             lines.append(f"[{len(entries) - len(lines)} more entries not shown]")
         return "\n".join(lines) if lines else "(empty folder)"
 
-    def _describe_entry(self, entry: os.DirEntry[str]) -> str:
-        if entry.is_symlink() and not self.roots.inside(Path(entry.path)):
-            return f"{entry.name}@ (link outside the allowed folders)"
-        if entry.is_dir():
-            return f"{entry.name}/"
+    def _describe_entry(self, entry: os.DirEntry[str], folder: Path) -> str:
         try:
-            return f"{entry.name} ({entry.stat().st_size} bytes)"
+            if entry.is_symlink():
+                info, _ = self.roots.locate(str(folder / entry.name), stat_at)
+            else:
+                info = entry.stat(follow_symlinks=False)
+        except OutsideRoots:
+            return f"{entry.name}@ (link outside the allowed folders)"
         except OSError:
             return entry.name
+        if stat.S_ISDIR(info.st_mode):
+            return f"{entry.name}/"
+        return f"{entry.name} ({info.st_size} bytes)"
 
     def _search(self, pattern: str, text: str, path: str) -> str:
-        base = self.roots.resolve(path)
-        if not base.is_dir():
-            raise FileError(f"'{path}' is not a folder")
+        folder, base = self._folder(path)
         limit = self.options.max_results
         found: list[str] = []
-        for file in self._walk(base):
-            if not _matches(file.relative_to(base).as_posix(), file.name, pattern):
-                continue
-            shown = self.roots.display(file)
-            if not text:
-                found.append(shown)
-            else:
-                found.extend(f"{shown}:{n}: {line}" for n, line in _matching_lines(file, text))
-            if len(found) >= limit:
-                return "\n".join([*found[:limit], f"[stopped after {limit} results]"])
+        try:
+            for parent, name, rel in self._walk(folder):
+                if not _matches(rel, name, pattern):
+                    continue
+                file = base / rel
+                if not text:
+                    if self._reach(parent, name, file, stat_at) is not None:
+                        found.append(self.roots.display(file))
+                else:
+                    found.extend(
+                        f"{self.roots.display(file)}:{n}: {line}"
+                        for n, line in self._matching_lines(parent, name, file, text)
+                    )
+                if len(found) >= limit:
+                    return "\n".join([*found[:limit], f"[stopped after {limit} results]"])
+        finally:
+            close_folder(folder)
         if found:
             return "\n".join(found)
         return "No matching lines." if text else "No matching files."
 
-    def _walk(self, base: Path) -> Iterator[Path]:
-        for folder, dirs, files in os.walk(base, followlinks=False):
+    def _walk(self, folder: Folder) -> Iterator[tuple[Folder, str, str]]:
+        """``(open parent folder, name, path relative to folder)`` of every file below it."""
+        for rel_dir, dirs, files, parent in walk_folder(folder):
             dirs[:] = sorted(d for d in dirs if d not in SKIPPED_DIRS)
             for name in sorted(files):
-                file = Path(folder) / name
-                if self.roots.inside(file):
-                    yield file
+                yield parent, name, f"{rel_dir}/{name}" if rel_dir else name
+
+    def _reach(
+        self, parent: Folder, name: str, file: Path, final: Callable[[Folder, str], T]
+    ) -> T | None:
+        """``final`` on a file found by walking; a symlink only if it stays inside the roots."""
+        try:
+            try:
+                return final(parent, name)
+            except OSError as exc:
+                if not link_errno(exc):
+                    raise
+            return self.roots.locate(str(file), final)[0]
+        except (OSError, OutsideRoots):
+            return None
+
+    def _matching_lines(
+        self, parent: Folder, name: str, file: Path, text: str
+    ) -> Iterator[tuple[int, str]]:
+        fd = self._reach(parent, name, file, _read_only)
+        if fd is None:
+            return
+        try:
+            with open(fd, "rb") as handle:
+                info = os.fstat(handle.fileno())
+                if not stat.S_ISREG(info.st_mode) or info.st_size > SEARCH_MAX_FILE_BYTES:
+                    return
+                content = _read_text(handle, name)
+        except (OSError, UnicodeDecodeError, FileError):
+            return
+        needle = text.casefold()
+        for number, line in enumerate(content.splitlines(), start=1):
+            if needle in line.casefold():
+                preview = line.strip()
+                if len(preview) > LINE_PREVIEW_CHARS:
+                    preview = preview[: LINE_PREVIEW_CHARS - 1] + "…"
+                yield number, preview
 
     def _write(self, path: str, content: str) -> str:
-        real = self.roots.resolve(path)
-        if real.is_dir():
-            raise FileError(f"'{path}' is a folder")
-        real.parent.mkdir(parents=True, exist_ok=True)
-        _write_text(real, content)
+        def create(parent: Folder, name: str) -> int:
+            return open_file_at(parent, name, os.O_WRONLY | os.O_CREAT)
+
+        try:
+            fd, real = self.roots.locate(path, create, make_parents=True)
+        except IsADirectoryError:
+            raise FileError(f"'{path}' is a folder") from None
+        with open(fd, "wb") as handle:
+            if not stat.S_ISREG(os.fstat(handle.fileno()).st_mode):
+                raise FileError(f"'{path}' is not a regular file")
+            handle.truncate(0)
+            handle.write(content.encode("utf-8"))
         return f"Wrote {len(content)} characters to {self.roots.display(real)}."
 
     def _edit(self, path: str, old_text: str, new_text: str) -> str:
         if not old_text:
             raise FileError("old_text must not be empty")
-        real = self._existing_file(path)
-        text = _read_text(real)
-        count = text.count(old_text)
-        if count == 0:
-            raise FileError(f"old_text was not found in {self.roots.display(real)}")
-        if count > 1:
-            raise FileError(
-                f"old_text occurs {count} times in {self.roots.display(real)}; "
-                "include more surrounding text so it occurs once"
-            )
-        _write_text(real, text.replace(old_text, new_text, 1))
+        fd, real = self._existing_file(path, os.O_RDWR)
+        with open(fd, "r+b") as handle:
+            text = _read_text(handle, real.name)
+            count = text.count(old_text)
+            if count == 0:
+                raise FileError(f"old_text was not found in {self.roots.display(real)}")
+            if count > 1:
+                raise FileError(
+                    f"old_text occurs {count} times in {self.roots.display(real)}; "
+                    "include more surrounding text so it occurs once"
+                )
+            handle.seek(0)
+            handle.write(text.replace(old_text, new_text, 1).encode("utf-8"))
+            handle.truncate()
         return f"Edited {self.roots.display(real)}."
 
-    def _existing_file(self, path: str) -> Path:
-        real = self.roots.resolve(path)
-        if real.is_dir():
-            raise FileError(f"'{path}' is a folder; use list_files")
-        if not real.is_file():
+    def _existing_file(self, path: str, flags: int) -> tuple[int, Path]:
+        """An open descriptor of the regular file ``path`` and its real path."""
+        try:
+            fd, real = self.roots.locate(
+                path, lambda parent, name: open_file_at(parent, name, flags)
+            )
+        except (FileNotFoundError, NotADirectoryError):
+            raise FileError(f"'{path}' does not exist") from None
+        except IsADirectoryError:  # opening a folder for writing
+            raise FileError(f"'{path}' is a folder; use list_files") from None
+        mode = os.fstat(fd).st_mode
+        if not stat.S_ISREG(mode):
+            os.close(fd)
+            if stat.S_ISDIR(mode):
+                raise FileError(f"'{path}' is a folder; use list_files")
             raise FileError(f"'{path}' does not exist")
-        return real
+        return fd, real
+
+    def _folder(self, path: str) -> tuple[Folder, Path]:
+        try:
+            return self.roots.locate(path, open_folder_at)
+        except (FileNotFoundError, NotADirectoryError):
+            raise FileError(f"'{path}' is not a folder") from None
 
 
 def build(options: Options) -> list[Tool]:
@@ -251,22 +338,18 @@ def _first_paragraph(function: Callable[..., str]) -> str:
     return (function.__doc__ or "").strip().split("\n\n")[0]
 
 
-def _read_text(real: Path) -> str:
-    fd = os.open(real, os.O_RDONLY | NO_FOLLOW)
-    with open(fd, "rb") as handle:
-        size = os.fstat(handle.fileno()).st_size
-        if size > READ_MAX_FILE_BYTES:
-            raise FileError(f"'{real.name}' is {size} bytes, too large to read")
-        data = handle.read()
+def _read_only(parent: Folder, name: str) -> int:
+    return open_file_at(parent, name, os.O_RDONLY)
+
+
+def _read_text(handle: BinaryIO, name: str) -> str:
+    size = os.fstat(handle.fileno()).st_size
+    if size > READ_MAX_FILE_BYTES:
+        raise FileError(f"'{name}' is {size} bytes, too large to read")
+    data = handle.read()
     if b"\0" in data[:8192]:
-        raise FileError(f"'{real.name}' is a binary file")
+        raise FileError(f"'{name}' is a binary file")
     return data.decode("utf-8")
-
-
-def _write_text(real: Path, content: str) -> None:
-    fd = os.open(real, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | NO_FOLLOW, 0o644)
-    with open(fd, "w", encoding="utf-8", newline="") as handle:
-        handle.write(content)
 
 
 def _matches(relative: str, name: str, pattern: str) -> bool:
@@ -276,19 +359,3 @@ def _matches(relative: str, name: str, pattern: str) -> bool:
     if "/" in pattern:
         return fnmatch.fnmatch(relative, pattern)
     return fnmatch.fnmatch(name, pattern)
-
-
-def _matching_lines(file: Path, text: str) -> Iterator[tuple[int, str]]:
-    try:
-        if file.stat().st_size > SEARCH_MAX_FILE_BYTES:
-            return
-        content = _read_text(file)
-    except (OSError, UnicodeDecodeError, FileError):
-        return
-    needle = text.casefold()
-    for number, line in enumerate(content.splitlines(), start=1):
-        if needle in line.casefold():
-            preview = line.strip()
-            if len(preview) > LINE_PREVIEW_CHARS:
-                preview = preview[: LINE_PREVIEW_CHARS - 1] + "…"
-            yield number, preview
