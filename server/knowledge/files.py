@@ -4,6 +4,11 @@ A scan only stats files (size and modification time): it is cheap enough to run
 every couple of seconds on a large folder, which is how watching works without a
 platform file-watching dependency. Content hashes are computed later, and only
 for files whose size or time changed.
+
+Both the scan and the read stay inside the base the way the ``files`` tool does
+(``server.tools.file_roots``): folders are walked by descriptor, a symlink to a
+file is used only if its target lies inside the base, symlinked folders are
+never entered, and swapping a folder for a link during a pass leads nowhere.
 """
 
 from __future__ import annotations
@@ -15,6 +20,19 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+from stat import S_ISREG
+
+from server.tools.file_roots import (
+    Folder,
+    OutsideRoots,
+    Roots,
+    close_folder,
+    link_errno,
+    open_file_at,
+    open_folder_at,
+    stat_at,
+    walk_folder,
+)
 
 # Used when a base sets no ``include``: documents and source code, by extension.
 DEFAULT_EXTENSIONS = frozenset(
@@ -105,29 +123,57 @@ def glob_regex(pattern: str) -> re.Pattern[str]:
 def scan(root: Path, filter_: FileFilter) -> dict[str, FileStat]:
     """Every wanted file under ``root`` by relative path; hidden files and folders are skipped."""
     found: dict[str, FileStat] = {}
-    for dirpath, dirnames, filenames in os.walk(root):
-        rel_dir = os.path.relpath(dirpath, root).replace(os.sep, "/")
-        prefix = "" if rel_dir == "." else rel_dir + "/"
-        dirnames[:] = [
-            d
-            for d in dirnames
-            if not d.startswith(".")
-            and d not in ALWAYS_EXCLUDED_DIRS
-            and not filter_.prunes(prefix + d)
-        ]
-        for name in filenames:
-            if name.startswith("."):
-                continue
-            rel = prefix + name
-            if not filter_.wants(rel):
-                continue
-            try:
-                stat = os.stat(os.path.join(dirpath, name))
-            except OSError:
-                continue  # vanished or unreadable between listing and stat
-            if stat.st_size <= MAX_FILE_BYTES:
-                found[rel] = FileStat(rel, stat.st_size, stat.st_mtime_ns)
+    base = Roots([str(root)])
+    folder, _ = base.locate(".", open_folder_at)
+    try:
+        for rel_dir, dirnames, filenames, parent in walk_folder(folder):
+            prefix = rel_dir + "/" if rel_dir else ""
+            dirnames[:] = [
+                d
+                for d in dirnames
+                if not d.startswith(".")
+                and d not in ALWAYS_EXCLUDED_DIRS
+                and not filter_.prunes(prefix + d)
+            ]
+            for name in filenames:
+                rel = prefix + name
+                if name.startswith(".") or not filter_.wants(rel):
+                    continue
+                stat = _stat_inside(base, parent, name, rel)
+                if stat is not None and S_ISREG(stat.st_mode) and stat.st_size <= MAX_FILE_BYTES:
+                    found[rel] = FileStat(rel, stat.st_size, stat.st_mtime_ns)
+    finally:
+        close_folder(folder)
     return found
+
+
+def _stat_inside(base: Roots, parent: Folder, name: str, rel: str) -> os.stat_result | None:
+    """The file's own status, or its target's if it is a link that stays inside the base."""
+    try:
+        try:
+            return stat_at(parent, name)
+        except OSError as exc:
+            if not link_errno(exc):
+                raise
+        return base.locate(rel, stat_at)[0]
+    except (OSError, OutsideRoots):
+        return None  # vanished, unreadable, or a link leading out of the base
+
+
+def read_inside(root: Path, rel: str) -> bytes:
+    """The bytes of ``rel``, reached beneath ``root`` (``FileNotFoundError`` if it left it)."""
+    try:
+        fd, _ = Roots([str(root)]).locate(rel, _open_read)
+    except OutsideRoots:
+        raise FileNotFoundError(f"{rel} now leads outside the folder") from None
+    with open(fd, "rb") as handle:
+        if not S_ISREG(os.fstat(handle.fileno()).st_mode):
+            raise FileNotFoundError(f"{rel} is no longer a regular file")
+        return handle.read()
+
+
+def _open_read(parent: Folder, name: str) -> int:
+    return open_file_at(parent, name, os.O_RDONLY)
 
 
 def content_hash(data: bytes) -> str:

@@ -10,9 +10,14 @@ without the marker is refused, never overwritten.
 from __future__ import annotations
 
 import io
+import os
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from dulwich.repo import Repo
 
 MARKER = "traymind-mirror"  # inside .git: written once the clone is complete
 DEPTH = 1  # only the branch's tip is indexed; history would cost time and disk
@@ -60,9 +65,16 @@ def _clone(repo_url: str, branch: str, target: Path) -> SyncResult:
     target.parent.mkdir(parents=True, exist_ok=True)
     try:
         repo = porcelain.clone(
-            repo_url, str(partial), branch=branch, depth=DEPTH, errstream=io.BytesIO()
+            repo_url,
+            str(partial),
+            branch=branch,
+            depth=DEPTH,
+            checkout=False,
+            errstream=io.BytesIO(),
         )
         with repo:
+            _keep_links_as_links(repo)
+            repo.get_worktree().reset_index()
             head = repo.head().decode()
         (partial / ".git" / MARKER).write_text(repo_url + "\n", encoding="utf-8")
         if target.exists():
@@ -82,6 +94,7 @@ def _update(repo_url: str, branch: str, target: Path) -> SyncResult:
         config = repo.get_config()
         config.set((b"remote", b"origin"), b"url", repo_url.encode())
         config.write_to_path()
+        _keep_links_as_links(repo)
         result = porcelain.fetch(
             repo, repo_url, outstream=io.StringIO(), errstream=io.BytesIO(), depth=DEPTH
         )
@@ -92,3 +105,16 @@ def _update(repo_url: str, branch: str, target: Path) -> SyncResult:
         porcelain.clean(repo, str(target))  # and untracked files removed
         (target / ".git" / MARKER).write_text(repo_url + "\n", encoding="utf-8")
         return SyncResult(tip.decode(), changed=tip != before)
+
+
+def _keep_links_as_links(repo: Repo) -> None:
+    """Check symlinks out as symlinks, so indexing can see (and skip) those leading out.
+
+    Windows without the privilege to make links keeps dulwich's choice: links
+    become small files holding the target's path, which leak nothing.
+    """
+    if os.name == "nt":
+        return
+    config = repo.get_config()
+    config.set((b"core",), b"symlinks", True)
+    config.write_to_path()

@@ -17,7 +17,7 @@ from pathlib import Path
 from server.knowledge.chunking import Chunk, chunk
 from server.knowledge.embeddings import Embedder, EmbeddingError
 from server.knowledge.extract import UnreadableFile, extract
-from server.knowledge.files import FileFilter, FileStat, content_hash, scan
+from server.knowledge.files import FileFilter, FileStat, content_hash, read_inside, scan
 from server.knowledge.store import FileUpdate, IndexStore, embedding_text
 from server.knowledge.vectors import pack
 
@@ -121,9 +121,8 @@ class Indexer:
             self.store.set_meta(embedder=identity)
 
     def _index_file(self, stat: FileStat, old_hash: str | None, result: PassResult) -> None:
-        path = self.root / stat.rel
         try:
-            data = path.read_bytes()
+            data = read_inside(self.root, stat.rel)
         except FileNotFoundError:
             self.store.remove_files([stat.rel])
             result.removed.append(stat.rel)
