@@ -17,7 +17,6 @@ flood of idle sockets cannot keep health checks and chats out.
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import resource
 import sys
@@ -26,6 +25,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+
+from server.openai.errors import error_json
 
 log = logging.getLogger(__name__)
 
@@ -77,16 +78,7 @@ def connection_cap(open_file_limit: int) -> int:
 
 
 def _error_response(status: int, reason: str, message: str, code: str) -> bytes:
-    body = json.dumps(
-        {
-            "error": {
-                "message": message,
-                "type": "invalid_request_error",
-                "param": None,
-                "code": code,
-            }
-        }
-    ).encode()
+    body = error_json(status, message, code=code)
     head = (
         f"HTTP/1.1 {status} {reason}\r\ncontent-type: application/json\r\n"
         f"content-length: {len(body)}\r\nconnection: close\r\n\r\n"

@@ -21,10 +21,11 @@ authenticator then read the same one.
 from __future__ import annotations
 
 import ipaddress
-import json
 from collections.abc import Callable, Iterable, Mapping
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from server.openai.errors import error_json
 
 LOOPBACK_NAMES = frozenset({"localhost", "host.docker.internal"})
 CORS_METHODS = "GET, POST, OPTIONS"
@@ -191,16 +192,7 @@ def browser_problem(
 
 
 async def _reject(send: Send, status: int, message: str, code: str) -> None:
-    body = json.dumps(
-        {
-            "error": {
-                "message": message,
-                "type": "invalid_request_error",
-                "param": None,
-                "code": code,
-            }
-        }
-    ).encode()
+    body = error_json(status, message, code=code)
     await send(
         {
             "type": "http.response.start",

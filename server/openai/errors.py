@@ -21,8 +21,11 @@ _STATUS_TYPES = {
     403: "invalid_request_error",
     404: "invalid_request_error",
     405: "invalid_request_error",
+    408: "invalid_request_error",
     413: "invalid_request_error",
+    415: "invalid_request_error",
     421: "invalid_request_error",
+    431: "invalid_request_error",
     429: "rate_limit_error",
 }
 
@@ -45,6 +48,16 @@ def error_response(
         )
     )
     return JSONResponse(body.model_dump(), status_code=status, headers=headers)
+
+
+def error_json(status: int, message: str, *, code: str | None = None) -> bytes:
+    """The same body as raw bytes, for layers below FastAPI (the host and connection guards)."""
+    body = ErrorResponse(
+        error=ErrorBody(
+            message=message, type=_STATUS_TYPES.get(status, "server_error"), param=None, code=code
+        )
+    )
+    return body.model_dump_json().encode()
 
 
 def from_exception(exc: TraymindError) -> JSONResponse:
