@@ -91,7 +91,7 @@ def create_app(state: ServerState) -> FastAPI:
 
     @app.get("/api/status")
     async def status(request: Request) -> JSONResponse:
-        authenticate(state, request)
-        return JSONResponse(state.status.snapshot())
+        identity = authenticate(state, request)
+        return JSONResponse(state.status.snapshot(identity.namespace))
 
     return app

@@ -42,6 +42,7 @@ class SessionStatus:
     turns: int = 0
     last_activity: float = 0.0
     streaming: bool = False
+    namespace: str | None = None  # the client key's; filters snapshots, never shown
 
 
 @dataclass(slots=True)
@@ -51,6 +52,7 @@ class RequestRecord:
     session: str | None
     status: int
     latency_ms: float
+    namespace: str | None = None  # the client key's; filters snapshots, never shown
 
 
 @dataclass(slots=True)
@@ -59,6 +61,14 @@ class RunTicket:
     model: str
     session: str | None
     started: float = field(default_factory=time.monotonic)
+    namespace: str | None = None
+
+
+def _shown(record: SessionStatus | RequestRecord) -> dict[str, Any]:
+    """A record as a snapshot shows it: without the key namespace it is filtered by."""
+    shown = asdict(record)
+    del shown["namespace"]
+    return shown
 
 
 def client_kind(headers: Mapping[str, str]) -> str:
@@ -140,6 +150,7 @@ class StatusHub:
         streaming: bool,
         *,
         key_source: str = "",
+        namespace: str | None = None,
     ) -> RunTicket:
         now = time.time()
         with self._lock:
@@ -154,11 +165,11 @@ class StatusHub:
                         oldest = min(self.sessions.values(), key=lambda s: s.last_activity)
                         del self.sessions[oldest.key]
                     entry = self.sessions[session] = SessionStatus(
-                        session, agent, client, key_source
+                        session, agent, client, key_source, namespace=namespace
                     )
                 entry.last_activity, entry.streaming = now, streaming
         self._notify("run")
-        return RunTicket(agent, model, session)
+        return RunTicket(agent, model, session, namespace=namespace)
 
     def run_finished(self, ticket: RunTicket, status: int, error: str | None = None) -> None:
         latency_ms = (time.monotonic() - ticket.started) * 1000
@@ -179,7 +190,9 @@ class StatusHub:
                 if status < 400:
                     entry.turns += 1
             self.recent.append(
-                RequestRecord(time.time(), ticket.model, ticket.session, status, latency_ms)
+                RequestRecord(
+                    time.time(), ticket.model, ticket.session, status, latency_ms, ticket.namespace
+                )
             )
         self._notify("run")
 
@@ -198,8 +211,17 @@ class StatusHub:
                 1 for s in self.sessions.values() if s.streaming or s.last_activity >= cutoff
             )
 
-    def snapshot(self) -> dict[str, Any]:
+    def snapshot(self, namespace: str | None = None) -> dict[str, Any]:
+        """Everything (the tray, in-process), or with ``namespace`` what one client key may see.
+
+        A key's view lists only its own sessions and requests: session ids name other
+        clients' conversations. Counters, agents and extras stay shared.
+        """
         with self._lock:
+            sessions = [
+                s for s in self.sessions.values() if namespace is None or s.namespace == namespace
+            ]
+            recent = [r for r in self.recent if namespace is None or r.namespace == namespace]
             uptime = time.time() - self.started_at if self.started_at else 0.0
             return {
                 "server": dict(self.server),
@@ -207,7 +229,7 @@ class StatusHub:
                 "requests_served": self.requests_served,
                 "errors": self.errors,
                 "agents": [asdict(a) for a in self.agents.values()],
-                "sessions": [asdict(s) for s in self.sessions.values()],
-                "recent_requests": [asdict(r) for r in self.recent],
+                "sessions": [_shown(s) for s in sessions],
+                "recent_requests": [_shown(r) for r in recent],
                 **{k: v for k, v in self.extra.items()},
             }

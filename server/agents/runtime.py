@@ -70,8 +70,9 @@ class AgentRuntime:
                 instructions += self._knowledge.instructions_for(spec)
                 tools += self._knowledge.tools_for(spec)
             if self._memory is not None and spec.memory:
-                instructions += self._memory.instructions_for(agent_id)
-                tools += self._memory.tools_for(agent_id)
+                shared = spec.memory_shared
+                instructions += self._memory.instructions_for(agent_id, shared=shared)
+                tools += self._memory.tools_for(agent_id, shared=shared)
             agent = Agent(
                 self.models.get(spec.model).model,
                 name=agent_id,
@@ -155,8 +156,12 @@ class AgentRuntime:
         mapper = EventMapper(text=False)
         # Providers number calls per response (call_1...): scope the member's to its run.
         scope = f"{member_id}#{next(self._member_runs)}:"
+        # The team does not pass on whose key asked: a member gets no per-key memory.
+        unknown = TurnFacts(namespace=None)
         try:
-            async with self.agent(member_id).run_stream_events(task, usage=usage) as events:
+            async with self.agent(member_id).run_stream_events(
+                task, usage=usage, deps=unknown
+            ) as events:
                 async for event in events:
                     mapped = mapper.map(event)
                     if isinstance(mapped, ToolStarted | ToolFinished):

@@ -107,7 +107,7 @@ class Planner:
             )
         runtime = (await self._engine()).runtime
         session = session_ref(headers, namespace, agent_id)
-        facts = TurnFacts(session_id=session.session_id if session else None)
+        facts = TurnFacts(session_id=session.session_id if session else None, namespace=namespace)
         return Plan(
             agent_id,
             agent_id,

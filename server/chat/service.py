@@ -67,7 +67,7 @@ class ChatService:
             )
         plan = await Planner(self._state, generation).plan(turn, target, caller.namespace, headers)
         ref = session_ref(headers, caller.namespace, plan.history_key) if plan.history_key else None
-        task = self._start_turn(turn, plan, ref, headers, caller.key_source)
+        task = self._start_turn(turn, plan, ref, headers, caller)
         renderer = ContentRenderer(show_tool_calls=plan.show_tool_calls)
         if turn.stream:
             return await self._stream(turn, plan.model_id, task, renderer)
@@ -79,7 +79,7 @@ class ChatService:
         plan: Plan,
         ref: SessionRef | None,
         headers: Mapping[str, str],
-        key_source: str,
+        caller: Caller,
     ) -> TurnTask:
         state = self._state
         budget = self._char_budget(plan.model_name)
@@ -89,7 +89,8 @@ class ChatService:
             ref.short if ref else None,
             client_kind(headers),
             turn.stream,
-            key_source=key_source,
+            key_source=caller.key_source,
+            namespace=caller.namespace,
         )
         extra_in, extra_out = plan.extra_usage
 

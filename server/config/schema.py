@@ -141,6 +141,12 @@ class PrivateConfig(Section):
     per: Literal["user", "user_agent"]
 
 
+class MemoryConfig(Section):
+    """``agents.<id>.memory`` as a mapping: memory on, with its options."""
+
+    shared: bool = False  # one memory for every client key instead of one per key
+
+
 class AgentConfig(Section):
     """``agents.<id>``: one agent clients can talk to."""
 
@@ -153,7 +159,7 @@ class AgentConfig(Section):
     worker_scope: Literal["shared", "user", "user_agent"] | None = None
     private: PrivateConfig | None = None
     knowledge_bases: list[str] = []
-    memory: bool = False
+    memory: bool | MemoryConfig = False
 
     @field_validator("instructions", mode="before")
     @classmethod
@@ -168,6 +174,11 @@ class AgentConfig(Section):
         if twice:
             raise ValueError(f"each tool may be listed once; repeated: {', '.join(twice)}")
         return tools
+
+    @property
+    def memory_shared(self) -> bool:
+        """One memory for every client key (``memory: {shared: true}``), else one per key."""
+        return isinstance(self.memory, MemoryConfig) and self.memory.shared
 
     @property
     def listable(self) -> bool:

@@ -15,8 +15,8 @@ from typing import TYPE_CHECKING, Any
 from pydantic_ai import RunContext, Tool
 from pydantic_ai.tools import ToolDefinition
 
-from server.memory.store import Memory
-from server.memory.turn import TurnGetter
+from server.memory.store import SHARED, Memory
+from server.memory.turn import TurnFacts, TurnGetter
 
 if TYPE_CHECKING:
     from server.memory.service import MemoryService
@@ -45,9 +45,21 @@ def format_memories(memories: Sequence[Memory]) -> str:
     )
 
 
-def memory_tools(service: MemoryService, agent_id: str, turn: TurnGetter) -> list[Tool]:
+def namespace_of(facts: TurnFacts, shared: bool) -> str | None:
+    """Whose memory a turn uses: the caller's key's, or the agent's one ``shared`` memory.
+
+    None: no memory for this turn (a background request, or a caller not known).
+    """
+    if facts.background:
+        return None
+    return SHARED if shared else facts.namespace
+
+
+def memory_tools(
+    service: MemoryService, agent_id: str, turn: TurnGetter, *, shared: bool = False
+) -> list[Tool]:
     async def foreground_only(ctx: RunContext[Any], tool: ToolDefinition) -> ToolDefinition | None:
-        return None if turn(ctx).background else tool
+        return None if namespace_of(turn(ctx), shared) is None else tool
 
     async def remember(ctx: RunContext[Any], fact: str) -> str:
         """Save a lasting fact for future conversations with the user.
@@ -57,8 +69,13 @@ def memory_tools(service: MemoryService, agent_id: str, turn: TurnGetter) -> lis
         """
         if not fact.strip():
             return "Nothing to remember: the fact was empty."
-        session = turn(ctx).session_id
-        memory = await asyncio.to_thread(service.remember, agent_id, fact, session)
+        facts = turn(ctx)
+        namespace = namespace_of(facts, shared)
+        if namespace is None:
+            return "Memory is not available in this conversation."
+        memory = await asyncio.to_thread(
+            service.remember, agent_id, fact, facts.session_id, namespace
+        )
         return f"Remembered as memory #{memory.id}: {memory.text}"
 
     async def recall(ctx: RunContext[Any], query: str, limit: int = 5) -> str:
@@ -69,10 +86,13 @@ def memory_tools(service: MemoryService, agent_id: str, turn: TurnGetter) -> lis
             limit: How many memories to return, 1 to 20.
         """
         limit = max(1, min(20, limit))
-        found = await asyncio.to_thread(service.recall, agent_id, query, limit)
+        namespace = namespace_of(turn(ctx), shared)
+        if namespace is None:
+            return "Memory is not available in this conversation."
+        found = await asyncio.to_thread(service.recall, agent_id, query, limit, namespace)
         if found:
             return format_memories(found)
-        recent = await asyncio.to_thread(service.store.memories, agent_id, limit)
+        recent = await asyncio.to_thread(service.store.memories, agent_id, limit, namespace)
         if not recent:
             return "You have no memories yet."
         return "Nothing matched. Your most recent memories:\n" + format_memories(recent)
@@ -84,16 +104,17 @@ def memory_tools(service: MemoryService, agent_id: str, turn: TurnGetter) -> lis
 
 
 def memory_instructions(
-    service: MemoryService, agent_id: str, turn: TurnGetter
+    service: MemoryService, agent_id: str, turn: TurnGetter, *, shared: bool = False
 ) -> list[Callable[[RunContext[Any]], Any]]:
     def guidance(ctx: RunContext[Any]) -> str | None:
-        return None if turn(ctx).background else GUIDANCE
+        return None if namespace_of(turn(ctx), shared) is None else GUIDANCE
 
     async def remembered(ctx: RunContext[Any]) -> str | None:
-        if turn(ctx).background:
+        namespace = namespace_of(turn(ctx), shared)
+        if namespace is None:
             return None
         message = prompt_text(ctx.prompt)
-        memories = await asyncio.to_thread(service.relevant, agent_id, message)
+        memories = await asyncio.to_thread(service.relevant, agent_id, message, namespace=namespace)
         if not memories:
             return None
         return "What you remember that may matter now:\n" + format_memories(memories)

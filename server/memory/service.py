@@ -17,7 +17,7 @@ from server.config import Config
 from server.knowledge.embeddings import EmbeddingError, HttpEmbedder, embedder_from_config
 from server.knowledge.search import embed_query, match_expression
 from server.knowledge.vectors import VectorMatrix, fuse, pack
-from server.memory.store import Memory, MemoryStore
+from server.memory.store import NOAUTH, Memory, MemoryStore
 from server.memory.turn import TurnGetter, turn_from_deps
 
 if TYPE_CHECKING:
@@ -68,12 +68,14 @@ class MemoryService:
         if isinstance(self.embedder, HttpEmbedder):
             self.embedder.close()
 
-    def remember(self, agent: str, text: str, session: str | None = None) -> Memory:
-        """Save a memory (and embed the agent's memories that lack a vector)."""
+    def remember(
+        self, agent: str, text: str, session: str | None = None, namespace: str = NOAUTH
+    ) -> Memory:
+        """Save a memory under the caller's namespace (and embed memories lacking a vector)."""
         text = text.strip()
         if not text:
             raise ValueError("there is nothing to remember in an empty text")
-        memory = self.store.add(agent, text[:MAX_MEMORY_CHARS], session)
+        memory = self.store.add(agent, text[:MAX_MEMORY_CHARS], session, namespace)
         self._embed_missing(agent)
         return memory
 
@@ -93,48 +95,55 @@ class MemoryService:
             [(memory_id, pack(v)) for (memory_id, _), v in zip(missing, vectors, strict=True)],
         )
 
-    def recall(self, agent: str, query: str, limit: int = 5) -> list[Memory]:
-        """The agent's memories that match ``query``, best first (may be empty)."""
+    def recall(
+        self, agent: str, query: str, limit: int = 5, namespace: str = NOAUTH
+    ) -> list[Memory]:
+        """The agent's memories in ``namespace`` that match ``query``, best first (may be empty)."""
         lexical: list[int] = []
         expression = match_expression(query)
         if expression is not None:
-            lexical = self.store.lexical(agent, expression, limit * 2)
+            lexical = self.store.lexical(agent, expression, limit * 2, namespace)
         semantic: list[int] = []
         if self.embedder is not None:
-            ids, blobs = self.store.vectors(agent, self.embedder.identity)
+            ids, blobs = self.store.vectors(agent, self.embedder.identity, namespace)
             vector = embed_query(self.embedder, query) if ids else None
             if vector is not None:
                 semantic = [i for i, _ in VectorMatrix(ids, blobs).nearest(vector, limit * 2)]
-        return self.store.get(agent, fuse([lexical, semantic])[:limit])
+        return self.store.get(agent, fuse([lexical, semantic])[:limit], namespace)
 
-    def relevant(self, agent: str, message: str, limit: int = CONTEXT_MEMORIES) -> list[Memory]:
+    def relevant(
+        self, agent: str, message: str, limit: int = CONTEXT_MEMORIES, namespace: str = NOAUTH
+    ) -> list[Memory]:
         """What to put in the context for ``message``: all when few, else best then newest."""
-        recent = self.store.memories(agent, limit=limit + 1)
+        recent = self.store.memories(agent, limit=limit + 1, namespace=namespace)
         if len(recent) <= limit:
             return recent
-        chosen = self.recall(agent, message, limit)
+        chosen = self.recall(agent, message, limit, namespace)
         seen = {m.id for m in chosen}
-        chosen += [m for m in self.store.memories(agent, limit=limit * 2) if m.id not in seen]
+        newest = self.store.memories(agent, limit=limit * 2, namespace=namespace)
+        chosen += [m for m in newest if m.id not in seen]
         return chosen[:limit]
 
-    def memories(self, agent: str) -> list[Memory]:
-        return self.store.memories(agent)
+    def memories(self, agent: str, namespace: str = NOAUTH) -> list[Memory]:
+        return self.store.memories(agent, namespace=namespace)
 
-    def forget(self, agent: str, memory_id: int) -> Memory:
-        return self.store.forget(agent, memory_id)
+    def forget(self, agent: str, memory_id: int, namespace: str = NOAUTH) -> Memory:
+        return self.store.forget(agent, memory_id, namespace)
 
     # Agents
 
-    def tools_for(self, agent_id: str, turn: TurnGetter = turn_from_deps) -> list[Tool]:
-        """``remember`` and ``recall``, hidden from background requests."""
+    def tools_for(
+        self, agent_id: str, turn: TurnGetter = turn_from_deps, *, shared: bool = False
+    ) -> list[Tool]:
+        """``remember`` and ``recall`` on the caller's memory (or the agent's one ``shared``)."""
         from server.memory.agent_tools import memory_tools
 
-        return memory_tools(self, agent_id, turn)
+        return memory_tools(self, agent_id, turn, shared=shared)
 
     def instructions_for(
-        self, agent_id: str, turn: TurnGetter = turn_from_deps
+        self, agent_id: str, turn: TurnGetter = turn_from_deps, *, shared: bool = False
     ) -> list[Callable[[Any], Any]]:
         """How to use memory, and the memories relevant to the current message, per turn."""
         from server.memory.agent_tools import memory_instructions
 
-        return memory_instructions(self, agent_id, turn)
+        return memory_instructions(self, agent_id, turn, shared=shared)

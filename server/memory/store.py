@@ -1,8 +1,16 @@
 """Agent memories in SQLite under the data dir: text, creation time, source session.
 
-Every query is filtered by agent: a memory belongs to the agent that saved it
-and no other agent can read or forget it. FTS5 finds memories by their words;
-when embeddings are configured, each memory also keeps a vector.
+Every query is filtered by agent and by namespace: a memory belongs to the agent
+that saved it and to the client key it was saved with (the key's session
+namespace, ``noauth`` for unauthenticated local use, ``SHARED`` for an agent whose
+memory is ``shared``), so neither another agent nor another key can read or
+forget it. FTS5 finds memories by their words; when embeddings are configured,
+each memory also keeps a vector.
+
+Files from before namespaces had no such column: opening one adds it, and the old
+rows go to ``noauth``. They were saved when memory was one per agent, most likely
+by the local user without a key; no key holder sees them, nothing is deleted, and
+``traymind memory list`` still shows them.
 """
 
 from __future__ import annotations
@@ -19,13 +27,13 @@ SCHEMA = """
 CREATE TABLE IF NOT EXISTS memories (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     agent TEXT NOT NULL,
+    namespace TEXT NOT NULL DEFAULT 'noauth',  -- the client key's; see the module docstring
     text TEXT NOT NULL,
     session TEXT,
     created REAL NOT NULL,
     vector BLOB,
     embedder TEXT  -- which model made the vector: another model's vectors are not comparable
 );
-CREATE INDEX IF NOT EXISTS memories_agent ON memories(agent, created);
 CREATE VIRTUAL TABLE IF NOT EXISTS memories_fts USING fts5(
     text, content='memories', content_rowid='id', tokenize='porter unicode61 remove_diacritics 2'
 );
@@ -36,7 +44,13 @@ CREATE TRIGGER IF NOT EXISTS memories_ad AFTER DELETE ON memories BEGIN
     INSERT INTO memories_fts(memories_fts, rowid, text) VALUES ('delete', old.id, old.text);
 END;
 """
-COLUMNS = "id, agent, text, session, created"
+INDEXES = """
+CREATE INDEX IF NOT EXISTS memories_agent ON memories(agent, created);
+CREATE INDEX IF NOT EXISTS memories_namespace ON memories(agent, namespace, created);
+"""
+COLUMNS = "id, agent, text, session, created, namespace"
+NOAUTH = "noauth"  # the session namespace of unauthenticated local use (server.auth)
+SHARED = "*shared*"  # an agent's memory for every key; never a key hash (hex)
 
 
 class MemoryNotFound(KeyError):
@@ -52,10 +66,23 @@ class Memory:
     text: str
     session: str | None  # the conversation it was saved in; None for an ephemeral one
     created: float  # epoch seconds
+    namespace: str = NOAUTH  # the key it belongs to (``SHARED``: every key)
 
 
 def memory_path(data_dir: Path) -> Path:
     return data_dir / "memory.sqlite3"
+
+
+def _add_namespace_column(db: sqlite3.Connection) -> None:
+    """Migrate a file from before namespaces: its rows go to ``noauth`` (module docstring)."""
+    columns = {row[1] for row in db.execute("PRAGMA table_info(memories)")}
+    if "namespace" not in columns:
+        db.execute(f"ALTER TABLE memories ADD COLUMN namespace TEXT NOT NULL DEFAULT '{NOAUTH}'")
+
+
+def _where(namespace: str | None) -> tuple[str, tuple[str, ...]]:
+    """The namespace filter: None (the CLI, an admin on local files) means every namespace."""
+    return ("", ()) if namespace is None else (" AND namespace=?", (namespace,))
 
 
 class MemoryStore:
@@ -78,6 +105,8 @@ class MemoryStore:
                 db.execute("PRAGMA journal_mode=WAL")
                 db.execute("PRAGMA busy_timeout=5000")
                 db.executescript(SCHEMA)
+                _add_namespace_column(db)
+                db.executescript(INDEXES)
                 self._db = db
         return self
 
@@ -94,82 +123,99 @@ class MemoryStore:
             assert self._db is not None
             yield self._db
 
-    def add(self, agent: str, text: str, session: str | None = None) -> Memory:
-        """Save a memory; saving the same text again returns the existing one."""
+    def add(
+        self, agent: str, text: str, session: str | None = None, namespace: str = NOAUTH
+    ) -> Memory:
+        """Save a memory; saving the same text again (same key) returns the existing one."""
         text = " ".join(text.split())
         with self._conn() as db:
             row = db.execute(
-                f"SELECT {COLUMNS} FROM memories WHERE agent=? AND lower(text)=lower(?)",
-                (agent, text),
+                f"SELECT {COLUMNS} FROM memories"
+                " WHERE agent=? AND namespace=? AND lower(text)=lower(?)",
+                (agent, namespace, text),
             ).fetchone()
             if row is not None:
                 return Memory(*row)
             created = time.time()
             cursor = db.execute(
-                "INSERT INTO memories(agent, text, session, created) VALUES (?, ?, ?, ?)",
-                (agent, text, session, created),
+                "INSERT INTO memories(agent, namespace, text, session, created)"
+                " VALUES (?, ?, ?, ?, ?)",
+                (agent, namespace, text, session, created),
             )
             assert cursor.lastrowid is not None
-            return Memory(cursor.lastrowid, agent, text, session, created)
+            return Memory(cursor.lastrowid, agent, text, session, created, namespace)
 
-    def memories(self, agent: str, limit: int | None = None) -> list[Memory]:
-        """The agent's memories, newest first."""
+    def memories(
+        self, agent: str, limit: int | None = None, namespace: str | None = None
+    ) -> list[Memory]:
+        """The agent's memories (of one namespace, or all with None), newest first."""
+        where, args = _where(namespace)
         with self._conn() as db:
             rows = db.execute(
-                f"SELECT {COLUMNS} FROM memories WHERE agent=? ORDER BY created DESC, id DESC"
-                " LIMIT ?",
-                (agent, -1 if limit is None else limit),
+                f"SELECT {COLUMNS} FROM memories WHERE agent=?{where}"
+                " ORDER BY created DESC, id DESC LIMIT ?",
+                (agent, *args, -1 if limit is None else limit),
             )
             return [Memory(*row) for row in rows]
 
-    def count(self, agent: str) -> int:
+    def count(self, agent: str, namespace: str | None = None) -> int:
+        where, args = _where(namespace)
         with self._conn() as db:
-            return db.execute("SELECT count(*) FROM memories WHERE agent=?", (agent,)).fetchone()[0]
+            return db.execute(
+                f"SELECT count(*) FROM memories WHERE agent=?{where}", (agent, *args)
+            ).fetchone()[0]
 
-    def get(self, agent: str, memory_ids: list[int]) -> list[Memory]:
+    def get(self, agent: str, memory_ids: list[int], namespace: str | None = None) -> list[Memory]:
         """These memories of the agent, in the order given (others' ids are ignored)."""
         if not memory_ids:
             return []
         marks = ",".join("?" * len(memory_ids))
+        where, args = _where(namespace)
         with self._conn() as db:
             rows = db.execute(
-                f"SELECT {COLUMNS} FROM memories WHERE agent=? AND id IN ({marks})",
-                (agent, *memory_ids),
+                f"SELECT {COLUMNS} FROM memories WHERE agent=?{where} AND id IN ({marks})",
+                (agent, *args, *memory_ids),
             )
             found = {row[0]: Memory(*row) for row in rows}
         return [found[i] for i in memory_ids if i in found]
 
-    def forget(self, agent: str, memory_id: int) -> Memory:
+    def forget(self, agent: str, memory_id: int, namespace: str | None = None) -> Memory:
         """Delete one of the agent's memories; raises ``MemoryNotFound``."""
+        where, args = _where(namespace)
         with self._conn() as db:
             row = db.execute(
-                f"SELECT {COLUMNS} FROM memories WHERE agent=? AND id=?", (agent, memory_id)
+                f"SELECT {COLUMNS} FROM memories WHERE agent=?{where} AND id=?",
+                (agent, *args, memory_id),
             ).fetchone()
             if row is None:
                 raise MemoryNotFound(f"agent '{agent}' has no memory #{memory_id}")
             db.execute("DELETE FROM memories WHERE id=?", (memory_id,))
             return Memory(*row)
 
-    def lexical(self, agent: str, match: str, limit: int) -> list[int]:
-        """The agent's memory ids matching an FTS5 expression, best first."""
+    def lexical(self, agent: str, match: str, limit: int, namespace: str = NOAUTH) -> list[int]:
+        """The agent's memory ids (of one namespace) matching an FTS5 expression, best first."""
         with self._conn() as db:
             rows = db.execute(
                 "SELECT m.id FROM memories_fts f JOIN memories m ON m.id = f.rowid"
-                " WHERE memories_fts MATCH ? AND m.agent=? ORDER BY f.rank LIMIT ?",
-                (match, agent, limit),
+                " WHERE memories_fts MATCH ? AND m.agent=? AND m.namespace=?"
+                " ORDER BY f.rank LIMIT ?",
+                (match, agent, namespace, limit),
             )
             return [row[0] for row in rows]
 
-    def vectors(self, agent: str, embedder: str) -> tuple[list[int], list[bytes]]:
-        """The agent's memory vectors made by ``embedder``."""
+    def vectors(
+        self, agent: str, embedder: str, namespace: str = NOAUTH
+    ) -> tuple[list[int], list[bytes]]:
+        """The agent's memory vectors (of one namespace) made by ``embedder``."""
         with self._conn() as db:
             rows = db.execute(
-                "SELECT id, vector FROM memories WHERE agent=? AND embedder=?", (agent, embedder)
+                "SELECT id, vector FROM memories WHERE agent=? AND namespace=? AND embedder=?",
+                (agent, namespace, embedder),
             ).fetchall()
         return [row[0] for row in rows], [row[1] for row in rows]
 
     def missing_vectors(self, agent: str, embedder: str, limit: int) -> list[tuple[int, str]]:
-        """The agent's memories without a vector from ``embedder``, with their text."""
+        """The agent's memories (every namespace) without a vector from ``embedder``."""
         with self._conn() as db:
             rows = db.execute(
                 "SELECT id, text FROM memories WHERE agent=? AND embedder IS NOT ? LIMIT ?",

@@ -24,6 +24,9 @@ class TurnFacts:
     """The stored conversation it continues; None for an ephemeral request."""
     background: bool = False
     """A chat app's own request (title, tags, follow-ups): memory stays out of it."""
+    namespace: str | None = "noauth"
+    """The caller's key namespace, whose memory the agent uses (``noauth``: no key).
+    None: the caller is not known (a team member's run), so per-key memory stays out."""
 
 
 TurnGetter = Callable[["RunContext[Any]"], TurnFacts]
