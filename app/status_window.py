@@ -320,6 +320,9 @@ class StatusWindow(QWidget):
         keystore = snapshot.get("keystore") or {}
         if keystore.get("state") == "unavailable":
             notes.append(keystore.get("message", "No usable OS keyring."))
+        storage = snapshot.get("storage") or {}
+        if storage.get("state") == "error":  # a full disk, a deleted data folder
+            notes.append(storage.get("message", "Conversations cannot be saved."))
         if bad_edit is not None and not (known and any(known in note for note in notes)):
             notes.append(bad_edit)  # the watcher's reload (Reload config reports as a failure)
         self.banner.setText("\n\n".join(notes))

@@ -58,6 +58,16 @@ class ServerState:
     background: set[asyncio.Task[None]] = field(default_factory=set)  # e.g. stopping old MCP
     _run_slots: asyncio.Semaphore | None = None
 
+    def __post_init__(self) -> None:
+        # The stores tell the status hub when saving fails or their files were deleted.
+        self.store.report = self.report_storage
+        if self.memory is not None:
+            self.memory.store.report = self.report_storage
+
+    def report_storage(self, state: str, message: str) -> None:
+        """The ``storage`` status extra: ``ok``, or ``error`` with one sentence saying why."""
+        self.status.set_extra("storage", {"state": state, "message": message})
+
     @property
     def max_turns(self) -> int:
         """Runs in progress plus runs waiting for a slot; past it, requests get 429."""

@@ -8,6 +8,7 @@ shown, so such a request can neither leak nor write memories.
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 import time
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
@@ -17,6 +18,7 @@ from pydantic_ai.tools import ToolDefinition
 
 from server.memory.store import SHARED, Memory
 from server.memory.turn import TurnFacts, TurnGetter
+from server.sessions.storage import storage_cause
 
 if TYPE_CHECKING:
     from server.memory.service import MemoryService
@@ -73,9 +75,12 @@ def memory_tools(
         namespace = namespace_of(facts, shared)
         if namespace is None:
             return "Memory is not available in this conversation."
-        memory = await asyncio.to_thread(
-            service.remember, agent_id, fact, facts.session_id, namespace
-        )
+        try:
+            memory = await asyncio.to_thread(
+                service.remember, agent_id, fact, facts.session_id, namespace
+            )
+        except (sqlite3.Error, OSError) as exc:  # the model can tell the user; the turn goes on
+            return f"Could not save the memory: {storage_cause(exc)}."
         return f"Remembered as memory #{memory.id}: {memory.text}"
 
     async def recall(ctx: RunContext[Any], query: str, limit: int = 5) -> str:

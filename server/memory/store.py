@@ -15,6 +15,7 @@ by the local user without a key; no key holder sees them, nothing is deleted, an
 
 from __future__ import annotations
 
+import logging
 import sqlite3
 import threading
 import time
@@ -22,6 +23,11 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+
+from server.paths import prepare_data_dir
+from server.sessions.storage import FileIdentity, Report, lost_sentence
+
+log = logging.getLogger(__name__)
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS memories (
@@ -92,6 +98,8 @@ class MemoryStore:
         self.path = path
         self._lock = threading.Lock()
         self._db: sqlite3.Connection | None = None
+        self._identity: FileIdentity | None = None
+        self.report: Report | None = None  # the server sets it: the status hub's "storage"
 
     @classmethod
     def in_data_dir(cls, data_dir: Path) -> MemoryStore:
@@ -108,7 +116,19 @@ class MemoryStore:
                 _add_namespace_column(db)
                 db.executescript(INDEXES)
                 self._db = db
+                self._identity = FileIdentity.of(self.path)
         return self
+
+    def _file_lost(self) -> None:
+        """The file was deleted under us (its data folder removed): start a new one there."""
+        assert self._db is not None
+        self._db.close()
+        self._db, self._identity = None, None
+        message = lost_sentence(self.path, "agent memory")
+        log.error("%s (memory store %s)", message, self.path)
+        if self.report is not None:
+            self.report("error", message)
+        prepare_data_dir(self.path.parent)
 
     def close(self) -> None:
         with self._lock:
@@ -118,6 +138,9 @@ class MemoryStore:
 
     @contextmanager
     def _conn(self) -> Iterator[sqlite3.Connection]:
+        with self._lock:
+            if self._db is not None and self._identity is not None and self._identity.gone():
+                self._file_lost()
         self.open()
         with self._lock:
             assert self._db is not None

@@ -5,18 +5,29 @@ one transaction: a crash, a disconnect or an error leaves either the whole turn 
 none of it. WAL mode lets readers run beside the one writer and survives SIGKILL.
 Reads walk turns newest first and stop at the character budget, so a turn's cost
 does not grow with the stored history beyond what the model can take.
+
+A failed write says its cause (a full disk) and leaves the connection usable, so the
+next turn is stored once space is freed. A database file deleted under the running
+server (its data folder removed) is noticed at its next use: the folder and file are
+made again, the loss is logged and shown in the status, and the turn goes on from
+the client's own copy of the conversation.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import sqlite3
 import threading
 import time
 from pathlib import Path
 
 from server.errors import TraymindError
+from server.paths import prepare_data_dir
 from server.sessions.ids import SessionRef
+from server.sessions.storage import FileIdentity, Report, lost_sentence, storage_cause
+
+log = logging.getLogger(__name__)
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS turns (
@@ -53,6 +64,10 @@ class HistoryStore:
         self.path = path
         self._lock = threading.Lock()
         self._db: sqlite3.Connection | None = None
+        self._identity: FileIdentity | None = None
+        self.report: Report | None = None  # the server sets it: the status hub's "storage"
+        self._lost: str | None = None  # the sentence telling that history was lost, once it was
+        self._failing = False  # the last write failed (and was reported)
 
     def open(self) -> None:
         try:
@@ -63,8 +78,11 @@ class HistoryStore:
             db.execute("PRAGMA busy_timeout=5000")
             db.executescript(SCHEMA)
         except (sqlite3.Error, OSError) as exc:
-            raise StorageError(f"Cannot open the session store at {self.path}: {exc}.") from exc
+            raise StorageError(
+                f"Cannot open the session store at {self.path}: {storage_cause(exc)}."
+            ) from exc
         self._db = db
+        self._identity = FileIdentity.of(self.path)
 
     def close(self) -> None:
         with self._lock:
@@ -74,10 +92,50 @@ class HistoryStore:
 
     @property
     def db(self) -> sqlite3.Connection:
+        """The connection (called under the lock); a new file if the old one was deleted."""
+        if self._db is not None and self._identity is not None and self._identity.gone():
+            self._file_lost()
         if self._db is None:
             self.open()
         assert self._db is not None
         return self._db
+
+    def _file_lost(self) -> None:
+        """The database file was deleted or replaced: make the folder and a new file again."""
+        assert self._db is not None
+        self._db.close()
+        self._db, self._identity = None, None
+        self._lost = lost_sentence(self.path, "conversation history")
+        log.error("%s (session store %s)", self._lost, self.path)
+        self._tell("error", self._lost)
+        try:
+            prepare_data_dir(self.path.parent)
+        except OSError as exc:
+            raise StorageError(
+                f"The data folder {self.path.parent} was deleted and cannot be made again: "
+                f"{storage_cause(exc)}."
+            ) from exc
+
+    def _tell(self, state: str, message: str) -> None:
+        if self.report is not None:
+            self.report(state, message)
+
+    def _write_failed(self, what: str, exc: BaseException) -> StorageError:
+        """The client's one sentence for a failed write, also logged and shown in the status."""
+        message = f"Could not save {what}: {storage_cause(exc)}."
+        log.error("%s (%s: %s)", message, self.path, exc)
+        self._failing = True
+        self._tell("error", message)
+        return StorageError(message)
+
+    def _write_worked(self) -> None:
+        if self._failing:
+            self._failing = False
+            log.info("the session store at %s saves again", self.path)
+            if self._lost:
+                self._tell("error", self._lost)
+            else:
+                self._tell("ok", "Conversations are saved.")
 
     def has_history(self, ref: SessionRef) -> bool:
         with self._lock:
@@ -131,11 +189,12 @@ class HistoryStore:
                         ),
                     )
                     db.execute("COMMIT")
-                except BaseException:
-                    db.execute("ROLLBACK")
+                except BaseException as exc:
+                    _roll_back(db, exc)
                     raise
-        except sqlite3.Error as exc:
-            raise StorageError(f"Could not save the conversation turn: {exc}.") from exc
+                self._write_worked()
+        except (sqlite3.Error, OSError) as exc:
+            raise self._write_failed("the conversation turn", exc) from exc
 
     def turn_count(self, ref: SessionRef) -> int:
         with self._lock:
@@ -163,5 +222,20 @@ class HistoryStore:
                     "INSERT OR REPLACE INTO routes VALUES (?, ?, ?, ?, ?)",
                     (namespace, session_id, agent, json.dumps(recent[-3:]), time.time()),
                 )
-        except sqlite3.Error as exc:
-            raise StorageError(f"Could not save the session's route: {exc}.") from exc
+                self._write_worked()
+        except (sqlite3.Error, OSError) as exc:
+            raise self._write_failed("the session's route", exc) from exc
+
+
+def _roll_back(db: sqlite3.Connection, cause: BaseException) -> None:
+    """Undo a failed transaction without hiding why it failed.
+
+    SQLite rolls back by itself on some errors (a full disk): a second ROLLBACK would
+    raise "no transaction is active" and replace the real cause.
+    """
+    if not db.in_transaction:
+        return
+    try:
+        db.execute("ROLLBACK")
+    except sqlite3.Error as exc:
+        log.warning("rollback after %r failed too: %s", cause, exc)
