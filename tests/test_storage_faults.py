@@ -169,3 +169,30 @@ def test_a_deleted_data_folder_is_noticed_logged_shown_and_made_again(
             "second question",
             "third question",
         ]
+
+
+def test_memory_saved_after_the_data_folder_was_deleted_goes_to_a_new_file(
+    tmp_path: Path, upstream: Upstream, caplog: pytest.LogCaptureFixture
+) -> None:
+    data_dir = tmp_path / "data"
+    config = agent_config(upstream.base_url, general={"memory": True})
+    with running_server(tmp_path, config, env=ENV, data_dir=data_dir) as handle:
+        upstream.script(
+            Reply.tool_calls([("remember", {"fact": "The user likes tea."})]), Reply.text("ok")
+        )
+        ask(handle, "Remember that I like tea.")
+        shutil.rmtree(data_dir)
+        caplog.set_level(logging.ERROR)
+        upstream.clear()
+        upstream.script(
+            Reply.tool_calls([("remember", {"fact": "The user likes coffee."})]), Reply.text("ok")
+        )
+        ask(handle, "Remember that I like coffee.")
+        result = upstream.chat_requests[-1].body["messages"][-1]["content"]
+        assert result == "Remembered as memory #1: The user likes coffee."
+        assert any("agent memory stored before is lost" in r.message for r in caplog.records)
+    db = sqlite3.connect(data_dir / "memory.sqlite3")
+    try:
+        assert db.execute("SELECT text FROM memories").fetchall() == [("The user likes coffee.",)]
+    finally:
+        db.close()
