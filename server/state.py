@@ -50,7 +50,6 @@ class ServerState:
     max_running: int = 512
     max_queued: int = 1024
     direct: DirectChat = field(default_factory=DirectChat)  # pooled, shared across reloads
-    direct: DirectChat = field(default_factory=DirectChat)  # pooled, shared across reloads
     knowledge: KnowledgeService | None = None
     memory: MemoryService | None = None
     locks: SessionLocks = field(default_factory=SessionLocks)
