@@ -135,3 +135,31 @@ def test_memories_from_before_namespaces_go_to_unauthenticated_local_use(
         assert len(memory.store.memories("general")) == 1  # the CLI still lists it
     finally:
         memory.close()
+
+
+def test_a_team_member_uses_the_callers_memory_and_no_other_keys(
+    tmp_path: Path, upstream: Upstream
+) -> None:
+    """A member delegated to by a team leader remembers under the key that asked the team."""
+    team_config = config(upstream, True)
+    team_config["teams"] = {"house": {"agents": ["general"], "mode": "coordinate"}}
+    with running_server(tmp_path, team_config, env=KEYS) as handle:
+        upstream.script(
+            Reply.tool_calls([("delegate_task", {"member": "general", "task": "save the cat"})]),
+            Reply.tool_calls([("remember", {"fact": FACT})]),
+            Reply.text("Saved."),
+            Reply.text("Your team saved it."),
+        )
+        answer = client(handle, "key-a", **{"X-Session-Id": "team-chat"}).chat.completions.create(
+            model="team/house", messages=[{"role": "user", "content": "Remember my cat."}]
+        )
+        assert answer.choices[0].message.content.endswith("Your team saved it.")
+        assert (
+            upstream.chat_requests[2]
+            .body["messages"][-1]["content"]
+            .startswith("Remembered as memory #")
+        )
+        found_b, _ = recall(handle, upstream, "key-b", "b-chat")
+        assert found_b == "You have no memories yet."
+        found_a, _ = recall(handle, upstream, "key-a", "a-chat")
+        assert "Miso" in found_a

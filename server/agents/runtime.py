@@ -146,21 +146,26 @@ class AgentRuntime:
         yield RunDone(usage.input_tokens, usage.output_tokens, b"[]")
 
     async def run_member(
-        self, member_id: str, task: str, emit: Emit, usage: RunUsage | None = None
+        self,
+        member_id: str,
+        task: str,
+        emit: Emit,
+        usage: RunUsage | None = None,
+        facts: TurnFacts | None = None,
     ) -> str:
         """A team member's answer to a sub-task; its tool events go to ``emit``, not its text.
 
         ``usage`` (the team run's) is added to in place, so the team's usage sums it.
+        ``facts`` is the team turn's: the member uses that caller's memory (unknown: none).
         """
         model_name = self.config.agents[member_id].model
         mapper = EventMapper(text=False)
         # Providers number calls per response (call_1...): scope the member's to its run.
         scope = f"{member_id}#{next(self._member_runs)}:"
-        # The team does not pass on whose key asked: a member gets no per-key memory.
-        unknown = TurnFacts(namespace=None)
+        member_facts = facts or TurnFacts(namespace=None)
         try:
             async with self.agent(member_id).run_stream_events(
-                task, usage=usage, deps=unknown
+                task, usage=usage, deps=member_facts
             ) as events:
                 async for event in events:
                     mapped = mapper.map(event)

@@ -24,6 +24,7 @@ from server.agents.provider_errors import provider_error
 from server.agents.runtime import AgentRuntime, Emit
 from server.config import TeamConfig
 from server.errors import TraymindError
+from server.memory import TurnFacts
 from server.openai.chat_request import PriorMessage
 
 DELEGATE = "delegate_task"
@@ -32,6 +33,7 @@ DELEGATE = "delegate_task"
 @dataclass(slots=True)
 class TeamDeps:
     emit: Emit
+    facts: TurnFacts  # whose turn it is: members use that caller's memory
 
 
 def member_roles(runtime: AgentRuntime, team: TeamConfig) -> str:
@@ -64,7 +66,9 @@ def delegate_tool(runtime: AgentRuntime, members: Sequence[str]) -> Tool[TeamDep
         call_id = ctx.tool_call_id or f"delegate-{member}"
         ctx.deps.emit(ToolStarted(call_id, DELEGATE, args))
         try:
-            answer = await runtime.run_member(member, task, ctx.deps.emit, usage=ctx.usage)
+            answer = await runtime.run_member(
+                member, task, ctx.deps.emit, usage=ctx.usage, facts=ctx.deps.facts
+            )
         except TraymindError as exc:
             answer = f"Member '{member}' failed: {exc.message}"
         ctx.deps.emit(ToolFinished(call_id, DELEGATE, args, answer))
@@ -102,18 +106,30 @@ class TeamRunner:
         return leader
 
     async def run(
-        self, name: str, prompt: str, stored: Sequence[bytes], prior: Sequence[PriorMessage]
+        self,
+        name: str,
+        prompt: str,
+        stored: Sequence[bytes],
+        prior: Sequence[PriorMessage],
+        facts: TurnFacts | None = None,
     ) -> AsyncIterator[RunEvent]:
+        """The team's turn; ``facts`` says whose it is (unknown: members get no memory)."""
         team = self._runtime.config.teams[name]
+        facts = facts or TurnFacts(namespace=None)
         if team.mode == "coordinate":
-            async for event in self._coordinate(name, prompt, stored, prior):
+            async for event in self._coordinate(name, prompt, stored, prior, facts):
                 yield event
         else:
-            async for event in self._collaborate(name, prompt, stored, prior):
+            async for event in self._collaborate(name, prompt, stored, prior, facts):
                 yield event
 
     async def _coordinate(
-        self, name: str, prompt: str, stored: Sequence[bytes], prior: Sequence[PriorMessage]
+        self,
+        name: str,
+        prompt: str,
+        stored: Sequence[bytes],
+        prior: Sequence[PriorMessage],
+        facts: TurnFacts,
     ) -> AsyncIterator[RunEvent]:
         queue: asyncio.Queue[RunEvent | BaseException | None] = asyncio.Queue()
         leader = self.leader(name)
@@ -123,7 +139,7 @@ class TeamRunner:
             try:
                 history = conversation(stored, prior)
                 async with leader.run_stream_events(
-                    prompt, message_history=history, deps=TeamDeps(queue.put_nowait)
+                    prompt, message_history=history, deps=TeamDeps(queue.put_nowait, facts)
                 ) as events:
                     async for event in events:
                         mapped = mapper.map(event)
@@ -157,7 +173,12 @@ class TeamRunner:
         return provider_error(exc, f"team/{name}", self._runtime.base_url(team.model))
 
     async def _collaborate(
-        self, name: str, prompt: str, stored: Sequence[bytes], prior: Sequence[PriorMessage]
+        self,
+        name: str,
+        prompt: str,
+        stored: Sequence[bytes],
+        prior: Sequence[PriorMessage],
+        facts: TurnFacts,
     ) -> AsyncIterator[RunEvent]:
         team = self._runtime.config.teams[name]
         usage = RunUsage()
@@ -165,7 +186,9 @@ class TeamRunner:
         async def member_answer(member: str) -> tuple[str, list[RunEvent], str]:
             events: list[RunEvent] = []
             try:
-                answer = await self._runtime.run_member(member, prompt, events.append, usage)
+                answer = await self._runtime.run_member(
+                    member, prompt, events.append, usage, facts=facts
+                )
             except TraymindError as exc:
                 answer = f"(failed: {exc.message})"
             return member, events, answer
@@ -194,7 +217,7 @@ class TeamRunner:
             async with self.leader(name).run_stream_events(
                 leader_prompt,
                 message_history=conversation(stored, prior),
-                deps=TeamDeps(lambda _: None),
+                deps=TeamDeps(lambda _: None, facts),
                 usage=usage,
             ) as run:
                 async for event in run:

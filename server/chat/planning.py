@@ -75,12 +75,16 @@ class Planner:
             if background:
                 return await self._plain(model_id, team.model, turn)
             teams = (await self._engine()).teams
+            session = session_ref(headers, namespace, model_id)
+            facts = TurnFacts(
+                session_id=session.session_id if session else None, namespace=namespace
+            )
             return Plan(
                 model_id,
                 model_id,
                 team.model,
                 True,
-                lambda s, p: teams.run(target.id, turn.prompt, s, p),
+                lambda s, p: teams.run(target.id, turn.prompt, s, p, facts),
             )
         if target.kind == "auto":
             if background:
