@@ -12,8 +12,8 @@ from dataclasses import dataclass
 
 import yaml
 
-from server.host_guard import is_loopback_host
 from server.runner import url_host
+from server.security.host_guard import is_loopback_host
 
 DOCKER_HOST = "host.docker.internal"
 DOCKER_BRIDGE = "172.17.0.1"

@@ -21,7 +21,6 @@ from app.background import Jobs
 from app.status_bridge import StatusBridge
 from app.status_text import plural
 from server.config import ConfigError, locate_config
-from server.host_guard import is_loopback_host
 from server.keystore import KeyStore
 from server.logging_setup import log_dir
 from server.paths import resolve_data_dir
@@ -33,6 +32,7 @@ from server.runner import (
     bind_socket,
     export_options,
 )
+from server.security.host_guard import is_loopback_host
 from server.status import StatusHub
 
 log = logging.getLogger(__name__)

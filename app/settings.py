@@ -20,10 +20,10 @@ from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
-from server.auth import env_flag
-from server.host_guard import is_loopback_host
 from server.paths import user_config_dir
 from server.runner import DEFAULT_HOST, DEFAULT_PORT, ServeOptions
+from server.security.auth import env_flag
+from server.security.host_guard import is_loopback_host
 
 log = logging.getLogger(__name__)
 

@@ -31,7 +31,7 @@ from PySide6.QtWidgets import (
 from app.autostart import Autostart
 from app.icons import app_icon
 from app.settings import ALL_INTERFACES, Settings
-from server.host_guard import is_loopback_host
+from server.security.host_guard import is_loopback_host
 
 LOOPBACK = "127.0.0.1"
 HOST_CHOICES = (

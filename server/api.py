@@ -9,10 +9,10 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
-from server.auth import Identity
-from server.host_guard import HostGuard
 from server.openai.errors import install_error_handlers
 from server.openai.routes import router as v1_router
+from server.security.auth import Identity
+from server.security.host_guard import HostGuard
 from server.state import ServerState
 
 VERSION = "0.1.0"

@@ -40,7 +40,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal, Protocol
 
-from server.auth import KeyMatch, key_fingerprint, key_namespace
+from server.security.auth import KeyMatch, key_fingerprint, key_namespace
 
 log = logging.getLogger(__name__)
 
@@ -370,7 +370,7 @@ def _info(entry: dict[str, Any], last_used: str | None = None) -> KeyInfo:
 
 
 class KeyStore:
-    """Client keys of one backend; a ``server.auth.KeySource``. Thread-safe."""
+    """Client keys of one backend; a ``server.security.auth.KeySource``. Thread-safe."""
 
     def __init__(self, data_dir: Path, backend: Backend = "keyring") -> None:
         if backend not in BACKENDS:

@@ -20,16 +20,16 @@ from pathlib import Path
 import uvicorn
 
 from server.api import create_app, publish_when_resolved
-from server.auth import Authenticator, EnvironmentKeys, KeySource, env_flag
-from server.auth_throttle import AuthThrottle
 from server.config import Config, ConfigError, load_config, locate_config
 from server.config_watch import ConfigWatcher
-from server.connection_guard import ConnectionLimits, connection_cap, raise_open_file_limit
-from server.host_guard import is_loopback_host
 from server.knowledge import KnowledgeService
 from server.memory import MemoryService
 from server.paths import prepare_data_dir, resolve_data_dir
-from server.process_hardening import harden_server_process
+from server.security.auth import Authenticator, EnvironmentKeys, KeySource, env_flag
+from server.security.connection_guard import ConnectionLimits, connection_cap, raise_open_file_limit
+from server.security.host_guard import is_loopback_host
+from server.security.process_hardening import harden_server_process
+from server.security.throttle import AuthThrottle
 from server.sessions import HistoryStore, StorageError
 from server.state import Generation, ServerState
 from server.status import StatusHub

@@ -9,12 +9,12 @@ from pathlib import Path
 
 from server.agents.catalog import Catalog
 from server.agents.direct_chat import DirectChat
-from server.auth import Authenticator
 from server.chat.runtime_loader import RuntimeLoader
 from server.chat.turn_task import TurnTask
 from server.config import Config
 from server.knowledge import KnowledgeService
 from server.memory import MemoryService
+from server.security.auth import Authenticator
 from server.sessions import HistoryStore, SessionLocks
 from server.status import AgentStatus, StatusHub
 

@@ -23,8 +23,8 @@ sys.path.insert(0, str(ROOT))
 
 import keyring  # noqa: E402  (reading the raw entry is the point of this driver)
 
-from server.auth import key_namespace  # noqa: E402
 from server.keystore import SERVICE, KeyStore  # noqa: E402
+from server.security.auth import key_namespace  # noqa: E402
 
 
 def cli(*args: str, **env: str) -> subprocess.CompletedProcess[str]:

@@ -24,8 +24,8 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from server.auth import key_namespace  # noqa: E402
 from server.keystore import KeyStore  # noqa: E402
+from server.security.auth import key_namespace  # noqa: E402
 
 KEY_RE = re.compile(r"sk-tm-[0-9a-f]{12}-[A-Za-z0-9_-]{43}")
 

@@ -15,8 +15,8 @@ import httpx
 import openai
 import pytest
 
-from server.host_guard import is_loopback_host
 from server.runner import ServeOptions, ServerHandle, StartupError
+from server.security.host_guard import is_loopback_host
 from tests.harness import BASE_ENV, ServeProcess, agent_config, environment, running_server
 from tests.upstream import Reply, Upstream
 

@@ -292,7 +292,7 @@ def non_root_python() -> tuple[list[str], dict[str, str]]:
 
 
 HARDENED_DRIVER = """import asyncio, sys
-from server.process_hardening import harden_server_process
+from server.security.process_hardening import harden_server_process
 from server.tools import ToolRef, build_tools
 assert sys.argv[1] == "0" or harden_server_process()
 (shell,) = build_tools([ToolRef(name="shell", options={"cwd": "/tmp", "sandbox": "off"})])

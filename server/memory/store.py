@@ -55,7 +55,7 @@ CREATE INDEX IF NOT EXISTS memories_agent ON memories(agent, created);
 CREATE INDEX IF NOT EXISTS memories_namespace ON memories(agent, namespace, created);
 """
 COLUMNS = "id, agent, text, session, created, namespace"
-NOAUTH = "noauth"  # the session namespace of unauthenticated local use (server.auth)
+NOAUTH = "noauth"  # the session namespace of unauthenticated local use (server.security.auth)
 SHARED = "*shared*"  # an agent's memory for every key; never a key hash (hex)
 
 

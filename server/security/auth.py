@@ -15,9 +15,9 @@ import os
 from dataclasses import dataclass
 from typing import Protocol
 
-from server.auth_throttle import AuthThrottle
 from server.errors import AuthenticationFailed, RateLimited
-from server.host_guard import host_name, is_loopback_host
+from server.security.host_guard import host_name, is_loopback_host
+from server.security.throttle import AuthThrottle
 
 log = logging.getLogger(__name__)
 
