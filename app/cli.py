@@ -11,8 +11,9 @@ import os
 import sys
 from collections.abc import Sequence
 
-from server.cli import SERVER_COMMANDS, add_serve_arguments, serve, serve_options
-from server.cli import main as server_main
+from server.cli.main import SERVER_COMMANDS
+from server.cli.main import main as server_main
+from server.cli.serve import add_serve_arguments, serve, serve_options
 
 
 def has_display() -> bool:

@@ -29,7 +29,8 @@ from app.icons import app_icon
 from app.server_controller import ServerController
 from app.status_text import iso_local
 from app.table_model import RowsModel
-from server.keystore import KeyInfo, KeyringUnavailable, KeyStore
+from server.keys.backends import KeyringUnavailable
+from server.keys.client_keys import KeyInfo, KeyStore
 
 HEADERS = ("Label", "Created", "Last used", "Fingerprint")
 FALLBACK_HELP = (

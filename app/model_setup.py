@@ -19,7 +19,7 @@ import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode
 
 from server.config import parse_config
-from server.keystore import set_provider_key
+from server.keys.provider_keys import set_provider_key
 
 LIST_TIMEOUT = 5.0
 KEY_NAME = "default"  # the provider key of models.default, as stored by set_provider_key

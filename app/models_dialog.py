@@ -32,7 +32,8 @@ from app.model_setup import (
     save_default_model,
 )
 from app.server_controller import ServerController
-from server.keystore import KeyringUnavailable, check_provider_keyring
+from server.keys.backends import KeyringUnavailable
+from server.keys.provider_keys import check_provider_keyring
 
 KEY_NOTE = (
     "The key itself never goes in config.yaml: set {env} in the environment or in the .env "

@@ -21,7 +21,7 @@ from app.background import Jobs
 from app.status_bridge import StatusBridge
 from app.status_text import plural
 from server.config import ConfigError, locate_config
-from server.keystore import KeyStore
+from server.keys.client_keys import KeyStore
 from server.logging_setup import log_dir
 from server.paths import resolve_data_dir
 from server.runner import (

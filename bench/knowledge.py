@@ -31,7 +31,7 @@ import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from server.knowledge.embeddings import Embedder, HttpEmbedder
+from server.embeddings.client import Embedder, HttpEmbedder
 from server.knowledge.files import FileFilter
 from server.knowledge.indexer import Indexer
 from server.knowledge.search import match_expression, rank

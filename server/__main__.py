@@ -2,7 +2,7 @@
 
 import sys
 
-from server.cli import serve_main
+from server.cli.main import serve_main
 
 if __name__ == "__main__":
     sys.exit(serve_main())

@@ -21,7 +21,7 @@ import uvicorn
 
 from server.api import create_app, publish_when_resolved
 from server.config import Config, ConfigError, load_config, locate_config
-from server.config_watch import ConfigWatcher
+from server.config.watch import ConfigWatcher
 from server.knowledge import KnowledgeService
 from server.memory import MemoryService
 from server.paths import prepare_data_dir, resolve_data_dir
@@ -103,7 +103,8 @@ def url_host(host: str) -> str:
 
 def key_sources(data_dir: Path, keystore: str | None, status: StatusHub) -> list[KeySource]:
     """Environment keys, plus the keyring (or file) store when it can be used."""
-    from server.keystore import KeyringUnavailable, KeyStore
+    from server.keys.backends import KeyringUnavailable
+    from server.keys.client_keys import KeyStore
 
     sources: list[KeySource] = [EnvironmentKeys.from_environ()]
     try:
@@ -187,7 +188,7 @@ class ServerHandle:
         )
         check_exposure(self.options.host, authenticator)
         knowledge = KnowledgeService(config, data_dir, self.status)
-        memory = MemoryService.open(data_dir, config)
+        memory = MemoryService.open(data_dir, config.embeddings_model)
         return ServerState(
             generation=Generation.of(config, self.status, knowledge, memory),
             knowledge=knowledge,
@@ -330,7 +331,7 @@ class ServerHandle:
         if state.knowledge is not None:
             state.knowledge.update(config)
         if state.memory is not None:
-            state.memory.update(config)
+            state.memory.update(config.embeddings_model)
         generation = Generation.of(config, self.status, state.knowledge, state.memory)
 
         def swap() -> None:

@@ -23,14 +23,15 @@ sys.path.insert(0, str(ROOT))
 
 import keyring  # noqa: E402  (reading the raw entry is the point of this driver)
 
-from server.keystore import SERVICE, KeyStore  # noqa: E402
+from server.keys.client_keys import KeyStore  # noqa: E402
+from server.keys.keyring_backend import SERVICE  # noqa: E402
 from server.security.auth import key_namespace  # noqa: E402
 
 
 def cli(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
-    """Run ``python -m server.keys_cli keys ...`` in its own process, same D-Bus session."""
+    """Run ``python -m server.cli keys ...`` in its own process, same D-Bus session."""
     return subprocess.run(
-        [sys.executable, "-m", "server.keys_cli", "keys", *args],
+        [sys.executable, "-m", "server.cli", "keys", *args],
         cwd=ROOT,
         env={**os.environ, **env},
         capture_output=True,

@@ -12,7 +12,7 @@ from PySide6.QtWidgets import QLineEdit
 
 from app.model_setup import PRESETS
 from app.settings import Settings
-from server.keystore import PROVIDER_FILE, get_provider_key
+from server.keys.provider_keys import PROVIDER_FILE, get_provider_key
 from tests.upstream import Upstream
 
 pytest_plugins = ("tests.app_conftest",)

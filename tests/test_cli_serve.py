@@ -157,7 +157,7 @@ def test_traymind_without_a_display_runs_headless(tmp_path: Path) -> None:
         proc.stop()
 
 
-@pytest.mark.parametrize("module", ["server", "server.cli", "server.runner", "server.api",
+@pytest.mark.parametrize("module", ["server", "server.cli.main", "server.runner", "server.api",
                                     "server.agents.runtime", "app.cli"])
 def test_server_imports_without_pyside6(module: str) -> None:
     """Qt is blocked at import: the headless server must never need it."""

@@ -24,7 +24,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from server.keystore import KeyStore  # noqa: E402
+from server.keys.client_keys import KeyStore  # noqa: E402
 from server.security.auth import key_namespace  # noqa: E402
 
 KEY_RE = re.compile(r"sk-tm-[0-9a-f]{12}-[A-Za-z0-9_-]{43}")
@@ -50,7 +50,7 @@ def base_env(home: Path, **extra: str) -> dict[str, str]:
 
 def run_cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "server.keys_cli", "keys", *args],
+        [sys.executable, "-m", "server.cli", "keys", *args],
         cwd=ROOT,
         env=env,
         capture_output=True,
@@ -333,4 +333,4 @@ def test_only_keystore_imports_keyring() -> None:
         for p in (ROOT / top).rglob("*.py")
         if re.search(r"^\s*(import keyring|from keyring)", p.read_text(), re.MULTILINE)
     ]
-    assert importers == ["server/keystore.py"]
+    assert importers == ["server/keys/keyring_backend.py"]

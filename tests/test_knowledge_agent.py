@@ -17,6 +17,7 @@ from pydantic_ai.providers.openai import OpenAIProvider
 
 from server.config import Config, parse_config
 from server.knowledge import KnowledgeService
+from server.knowledge.agent_tools import knowledge_instructions, knowledge_tools
 from tests.upstream import Reply, Upstream
 
 GUIDANCE = (
@@ -63,8 +64,11 @@ def agent_for(upstream: Upstream, service: KnowledgeService, agent_id: str) -> A
     spec = service.config.agents[agent_id]
     return Agent(
         model,
-        instructions=[f"You are {agent_id}.", *service.instructions_for(spec)],
-        tools=service.tools_for(spec),
+        instructions=[
+            f"You are {agent_id}.",
+            *knowledge_instructions(service, spec.knowledge_bases),
+        ],
+        tools=knowledge_tools(service, spec.knowledge_bases),
     )
 
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from server.knowledge_cli import main
+from server.cli.main import main
 from server.memory import MemoryStore
 from tests.harness import ROOT
 
@@ -100,7 +100,7 @@ def test_memory_list_and_forget(tmp_path: Path, capsys) -> None:
 
 def test_the_module_runs_standalone(setup) -> None:
     config, data = setup
-    command = [sys.executable, "-m", "server.knowledge_cli", "kb"]
+    command = [sys.executable, "-m", "server.cli", "kb"]
     options = ["--config", str(config), "--data-dir", str(data)]
     built = subprocess.run(
         [*command, "reindex", "docs", *options], cwd=ROOT, capture_output=True, text=True

@@ -7,9 +7,10 @@ from pathlib import Path
 
 import pytest
 
+from server.cli.kb import add_kb_parser
+from server.cli.memory import add_memory_parser
 from server.config import EmbeddingsConfig, GitSource, KnowledgeBaseConfig
 from server.knowledge import BaseStatus
-from server.knowledge_cli import add_kb_parser, add_memory_parser
 
 DOC = (Path(__file__).resolve().parent.parent / "docs" / "knowledge.md").read_text()
 

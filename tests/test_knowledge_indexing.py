@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from server.embeddings.client import HttpEmbedder
 from server.knowledge.chunking import MAX_CHARS, Chunk, chunk
-from server.knowledge.embeddings import HttpEmbedder
 from server.knowledge.extract import Line, extract
 from server.knowledge.files import FileFilter, scan
 from server.knowledge.indexer import Indexer

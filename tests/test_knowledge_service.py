@@ -16,6 +16,7 @@ from pydantic_ai.providers.openai import OpenAIProvider
 
 from server.config import Config, parse_config
 from server.knowledge import KnowledgeService
+from server.knowledge.agent_tools import knowledge_instructions, knowledge_tools
 from server.status import StatusHub
 from tests.upstream import Reply, Upstream
 
@@ -63,8 +64,8 @@ def agent_at(upstream: Upstream, service: KnowledgeService, config: Config) -> A
     spec = config.agents["general"]
     return Agent(
         model,
-        instructions=["You are general.", *service.instructions_for(spec)],
-        tools=service.tools_for(spec),
+        instructions=["You are general.", *knowledge_instructions(service, spec.knowledge_bases)],
+        tools=knowledge_tools(service, spec.knowledge_bases),
     )
 
 

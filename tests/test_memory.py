@@ -13,9 +13,10 @@ from pydantic_ai import Agent
 from pydantic_ai.models.openai import OpenAIChatModel
 from pydantic_ai.providers.openai import OpenAIProvider
 
-from server.knowledge.embeddings import HttpEmbedder
-from server.memory import MemoryNotFound, MemoryService, MemoryStore, TurnFacts
-from server.memory.agent_tools import GUIDANCE
+from server.agents.turn import TurnFacts
+from server.embeddings.client import HttpEmbedder
+from server.memory import MemoryNotFound, MemoryService, MemoryStore
+from server.memory.agent_tools import GUIDANCE, memory_instructions, memory_tools
 from tests.upstream import Reply, Upstream
 
 
@@ -25,8 +26,8 @@ def agent_for(upstream: Upstream, memory: MemoryService, agent_id: str) -> Agent
     return Agent(
         model,
         deps_type=TurnFacts,
-        instructions=[f"You are {agent_id}.", *memory.instructions_for(agent_id)],
-        tools=memory.tools_for(agent_id),
+        instructions=[f"You are {agent_id}.", *memory_instructions(memory, agent_id)],
+        tools=memory_tools(memory, agent_id),
     )
 
 

@@ -10,13 +10,13 @@ from pathlib import Path
 import pytest
 
 from server.config.schema import ModelConfig
-from server.keystore import (
+from server.keys.provider_keys import (
     PROVIDER_FILE,
     delete_provider_key,
     get_provider_key,
     set_provider_key,
 )
-from server.provider_keys import resolve_api_key
+from server.providers.credentials import resolve_api_key
 from tests.harness import agent_config, client, environment, running_server
 from tests.upstream import Reply, Upstream
 

@@ -23,7 +23,7 @@ from pydantic_ai import Agent, RunContext, Tool
 from pydantic_ai.models.test import TestModel
 from pydantic_ai.usage import RunUsage
 
-from server.memory import TurnFacts
+from server.agents.turn import TurnFacts
 from server.tools import ToolRef, build_tools, validate_tool_options
 from server.tools.registry import close_tools
 from tests.fake_claude import LOG_NAME, launcher, read_log

@@ -107,7 +107,7 @@ def capture(out: Path, workdir: Path) -> None:
     from app.autostart import Autostart
     from app.icons import app_icon
     from app.settings import SettingsFile
-    from server.keystore import KeyStore
+    from server.keys.client_keys import KeyStore
     from server.runner import ServeOptions
     from tests.harness import agent_config, write_config
     from tests.upstream import Reply, Upstream

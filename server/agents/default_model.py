@@ -16,6 +16,8 @@ from typing import Literal
 
 import httpx
 
+from server.providers.endpoints import OPENAI_URL
+
 log = logging.getLogger(__name__)
 
 Source = Literal["config", "environment", "detected", "none"]
@@ -72,7 +74,7 @@ async def resolve_default_model() -> DefaultModel:
     explicit = os.environ.get("OPENAI_MODEL", "").strip()
     async with httpx.AsyncClient(timeout=PROBE_TIMEOUT, trust_env=False) as client:
         if base_url or api_key:
-            url = base_url or "https://api.openai.com/v1"
+            url = base_url or OPENAI_URL
             model_id = (
                 explicit
                 or (await first_model(client, url, api_key) if base_url else None)

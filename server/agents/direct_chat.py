@@ -5,25 +5,33 @@ call per turn; running it through the agent framework costs tens of milliseconds
 of CPU per request and most of a millisecond per streamed chunk (see
 ``docs/benchmarks.md``). This path sends that one call itself over one pooled
 connection per provider, streams the deltas through, and stores the turn in the
-same message format the agent runtime reads, so an agent can move between the
-paths (gain a tool, lose one) without losing its history.
+same message format the agent runtime reads (``server.providers.history``), so an
+agent can move between the paths (gain a tool, lose one) without losing its history.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator, Sequence
-from datetime import UTC, datetime
 from typing import Any
 
 import httpx
 
-from server.agents import provider_failures as fail
 from server.agents.events import RunDone, RunEvent, TextDelta
 from server.config import AgentConfig, ModelConfig
 from server.errors import TraymindError
 from server.openai.chat_request import PriorMessage
-from server.provider_keys import resolve_api_key
+from server.providers import failures as fail
+from server.providers.credentials import resolve_api_key
+from server.providers.endpoints import base_url as endpoint_of
+from server.providers.endpoints import http_timeout
+from server.providers.history import (
+    exchange,
+    history_from_json,
+    history_from_prior,
+    messages_json,
+    openai_messages,
+)
 
 MAX_CONNECTIONS = 1000
 
@@ -38,85 +46,12 @@ def eligible(agent: AgentConfig, model: ModelConfig) -> bool:
     )
 
 
-def _now() -> str:
-    return datetime.now(UTC).isoformat().replace("+00:00", "Z")
-
-
-def stored_turn(prior: Sequence[PriorMessage], prompt: str, answer: str, model: str) -> bytes:
-    """The turn (after the client's earlier messages, if any) in the agent runtime's format."""
-    messages: list[dict[str, Any]] = []
-    for message in [*prior, PriorMessage("user", prompt), PriorMessage("assistant", answer)]:
-        if message.role == "user":
-            part = {"part_kind": "user-prompt", "content": message.text, "timestamp": _now()}
-            messages.append({"kind": "request", "parts": [part]})
-        else:
-            part = {"part_kind": "text", "content": message.text}
-            messages.append(
-                {"kind": "response", "parts": [part], "timestamp": _now(), "model_name": model}
-            )
-    return json.dumps(messages, ensure_ascii=False).encode()
-
-
-def _text(content: object) -> str:
-    if isinstance(content, str):
-        return content
-    if isinstance(content, list):
-        return " ".join(p for p in content if isinstance(p, str))
-    return json.dumps(content, ensure_ascii=False, default=str)
-
-
-def openai_messages(stored: Sequence[bytes]) -> list[dict[str, Any]]:
-    """Stored turns (the agent runtime's JSON) as chat messages, tool calls included."""
-    result: list[dict[str, Any]] = []
-    for turn in stored:
-        for message in json.loads(turn):
-            if message.get("kind") == "request":
-                for part in message.get("parts", []):
-                    kind = part.get("part_kind")
-                    if kind == "user-prompt":
-                        result.append({"role": "user", "content": _text(part.get("content"))})
-                    elif kind == "tool-return":
-                        result.append(
-                            {
-                                "role": "tool",
-                                "tool_call_id": part.get("tool_call_id"),
-                                "content": _text(part.get("content")),
-                            }
-                        )
-                continue
-            texts: list[str] = []
-            calls: list[dict[str, Any]] = []
-            for part in message.get("parts", []):
-                kind = part.get("part_kind")
-                if kind == "text":
-                    texts.append(part.get("content", ""))
-                elif kind == "tool-call":
-                    args = part.get("args")
-                    calls.append(
-                        {
-                            "id": part.get("tool_call_id"),
-                            "type": "function",
-                            "function": {
-                                "name": part.get("tool_name"),
-                                "arguments": args
-                                if isinstance(args, str)
-                                else json.dumps(args or {}),
-                            },
-                        }
-                    )
-            if texts or calls:
-                assistant: dict[str, Any] = {"role": "assistant", "content": "".join(texts) or None}
-                if calls:
-                    assistant["tool_calls"] = calls
-                result.append(assistant)
-    return result
-
-
 class DirectChat:
     """One pooled HTTP client per provider base URL; built once per config."""
 
     def __init__(self) -> None:
         self._clients: dict[tuple[str, float], httpx.AsyncClient] = {}
+        self._headers: dict[tuple[str | None, str | None], dict[str, str]] = {}
 
     def _client(self, base_url: str, timeout: float) -> httpx.AsyncClient:
         key = (base_url, timeout)
@@ -124,11 +59,20 @@ class DirectChat:
         if client is None:
             client = self._clients[key] = httpx.AsyncClient(
                 base_url=base_url,
-                timeout=httpx.Timeout(timeout, connect=min(timeout, 10.0)),
+                timeout=http_timeout(timeout),
                 limits=httpx.Limits(max_connections=MAX_CONNECTIONS, max_keepalive_connections=100),
                 trust_env=False,
             )
         return client
+
+    def _auth(self, model: ModelConfig) -> dict[str, str]:
+        """The provider key's header, looked up once per config like the agent runtime's."""
+        where = (model.api_key_env, model.api_key_keyring)
+        headers = self._headers.get(where)
+        if headers is None:
+            key = resolve_api_key(model)
+            headers = self._headers[where] = {"Authorization": f"Bearer {key}"} if key else {}
+        return headers
 
     async def aclose(self) -> None:
         for client in self._clients.values():
@@ -147,9 +91,9 @@ class DirectChat:
         stream: bool,
     ) -> AsyncIterator[RunEvent]:
         """One model call; the final ``RunDone`` carries the turn to store."""
-        base_url = (model.base_url or "https://api.openai.com/v1").rstrip("/")
+        base_url = endpoint_of(model)
         history = (
-            openai_messages(stored)
+            openai_messages(history_from_json(stored))
             if stored
             else [{"role": m.role, "content": m.text} for m in prior]
         )
@@ -161,8 +105,7 @@ class DirectChat:
         if stream:
             body["stream"] = True
             body["stream_options"] = {"include_usage": True}
-        key = resolve_api_key(model)
-        headers = {"Authorization": f"Bearer {key}"} if key else {}
+        headers = self._auth(model)
         client = self._client(base_url, model.timeout_seconds)
         parts: list[str] = []
         usage = (0, 0)
@@ -172,7 +115,8 @@ class DirectChat:
             ) as response:
                 if response.status_code >= 400:
                     await response.aread()
-                    raise _status_error(agent_id, base_url, response)
+                    retry_after = response.headers.get("retry-after")
+                    raise fail.for_status(agent_id, base_url, response.status_code, retry_after)
                 if stream:
                     async for event in _sse_events(response, agent_id, base_url):
                         delta, usage = _chunk(event, usage, agent_id, base_url)
@@ -192,19 +136,9 @@ class DirectChat:
             raise fail.unreadable(agent_id, base_url) from None
         except httpx.TransportError:
             raise fail.unreachable(agent_id, base_url) from None
-        answer = "".join(parts)
-        yield RunDone(
-            usage[0], usage[1], stored_turn([] if stored else prior, prompt, answer, model.id)
-        )
-
-
-def _status_error(agent_id: str, base_url: str, response: httpx.Response) -> TraymindError:
-    status = response.status_code
-    if status == 429:
-        return fail.rate_limited(agent_id, base_url, response.headers.get("retry-after"))
-    if status in (401, 403):
-        return fail.credentials_rejected(agent_id, base_url)
-    return fail.http_status(agent_id, base_url, status)
+        turn = [*([] if stored else history_from_prior(prior))]
+        turn += exchange(prompt, "".join(parts), model.id)
+        yield RunDone(usage[0], usage[1], messages_json(turn))
 
 
 async def _sse_events(

@@ -18,16 +18,19 @@ from pydantic_ai.usage import RunUsage
 from server.agents.default_model import DefaultModel
 from server.agents.event_mapping import EventMapper
 from server.agents.events import RunDone, RunEvent, ToolFinished, ToolStarted
-from server.agents.history import conversation, messages_json
 from server.agents.instructions import agent_instructions
 from server.agents.models import ModelRegistry
-from server.agents.provider_errors import provider_error
+from server.agents.turn import TurnFacts
 from server.config import Config
 from server.errors import TraymindError
 from server.knowledge import KnowledgeService
+from server.knowledge.agent_tools import knowledge_instructions, knowledge_tools
 from server.mcp.manager import McpManager
-from server.memory import MemoryService, TurnFacts
+from server.memory import MemoryService
+from server.memory.agent_tools import memory_instructions, memory_tools
 from server.openai.chat_request import PriorMessage
+from server.providers.failures import from_model_error
+from server.providers.history import conversation, messages_json
 from server.tools import build_tools
 from server.tools.registry import close_tools
 
@@ -67,12 +70,12 @@ class AgentRuntime:
             tools = build_tools(spec.tools)
             self._builtin_tools.extend(tools)
             if self._knowledge is not None and spec.knowledge_bases:
-                instructions += self._knowledge.instructions_for(spec)
-                tools += self._knowledge.tools_for(spec)
+                instructions += knowledge_instructions(self._knowledge, spec.knowledge_bases)
+                tools += knowledge_tools(self._knowledge, spec.knowledge_bases)
             if self._memory is not None and spec.memory:
                 shared = spec.memory_shared
-                instructions += self._memory.instructions_for(agent_id, shared=shared)
-                tools += self._memory.tools_for(agent_id, shared=shared)
+                instructions += memory_instructions(self._memory, agent_id, shared=shared)
+                tools += memory_tools(self._memory, agent_id, shared=shared)
             agent = Agent(
                 self.models.get(spec.model).model,
                 name=agent_id,
@@ -126,7 +129,7 @@ class AgentRuntime:
         except (TraymindError, asyncio.CancelledError, GeneratorExit):
             raise
         except Exception as exc:
-            raise provider_error(exc, agent_id, self.base_url(model_name)) from exc
+            raise from_model_error(exc, agent_id, self.base_url(model_name)) from exc
         yield RunDone(usage.input_tokens, usage.output_tokens, messages_json(to_store))
 
     async def run_plain(self, model_name: str, prompt: str, label: str) -> AsyncIterator[RunEvent]:
@@ -142,7 +145,7 @@ class AgentRuntime:
         except (TraymindError, asyncio.CancelledError, GeneratorExit):
             raise
         except Exception as exc:
-            raise provider_error(exc, label, self.base_url(model_name)) from exc
+            raise from_model_error(exc, label, self.base_url(model_name)) from exc
         yield RunDone(usage.input_tokens, usage.output_tokens, b"[]")
 
     async def run_member(
@@ -175,5 +178,5 @@ class AgentRuntime:
         except (TraymindError, asyncio.CancelledError):
             raise
         except Exception as exc:
-            raise provider_error(exc, member_id, self.base_url(model_name)) from exc
+            raise from_model_error(exc, member_id, self.base_url(model_name)) from exc
         return result.output if result is not None else ""

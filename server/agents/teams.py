@@ -19,13 +19,13 @@ from pydantic_ai.usage import RunUsage
 
 from server.agents.event_mapping import EventMapper
 from server.agents.events import RunDone, RunEvent, TextDelta, ToolFinished, ToolStarted
-from server.agents.history import conversation, exchange, messages_json
-from server.agents.provider_errors import provider_error
 from server.agents.runtime import AgentRuntime, Emit
+from server.agents.turn import TurnFacts
 from server.config import TeamConfig
 from server.errors import TraymindError
-from server.memory import TurnFacts
 from server.openai.chat_request import PriorMessage
+from server.providers.failures import from_model_error
+from server.providers.history import conversation, exchange, messages_json
 
 DELEGATE = "delegate_task"
 
@@ -170,7 +170,7 @@ class TeamRunner:
         if isinstance(exc, TraymindError):
             return exc
         team = self._runtime.config.teams[name]
-        return provider_error(exc, f"team/{name}", self._runtime.base_url(team.model))
+        return from_model_error(exc, f"team/{name}", self._runtime.base_url(team.model))
 
     async def _collaborate(
         self,

@@ -17,9 +17,9 @@ from server.agents.events import RunEvent
 from server.agents.instructions import agent_instructions
 from server.agents.model_config import resolve_model_config
 from server.agents.stickiness import named_agent, topic_changed
+from server.agents.turn import TurnFacts
 from server.chat.background_requests import background_kind
 from server.config import AgentConfig, ModelConfig
-from server.memory import TurnFacts
 from server.openai.chat_request import ChatTurn, PriorMessage
 from server.sessions import session_ref
 from server.state import Generation, ServerState

@@ -312,6 +312,11 @@ class Config(Section):
     _warnings: list[str] = PrivateAttr(default_factory=list)
 
     @property
+    def embeddings_model(self) -> ModelConfig | None:
+        """The model ``embeddings`` names (checked to exist), or None when it is off."""
+        return self.models[self.embeddings.model] if self.embeddings else None
+
+    @property
     def source_path(self) -> Path | None:
         """The file this config was loaded from, if any."""
         return self._source_path

@@ -14,12 +14,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from server.embeddings.client import Embedder, EmbeddingError
+from server.embeddings.vectors import pack
 from server.knowledge.chunking import Chunk, chunk
-from server.knowledge.embeddings import Embedder, EmbeddingError
 from server.knowledge.extract import UnreadableFile, extract
 from server.knowledge.files import FileFilter, FileStat, content_hash, read_inside, scan
 from server.knowledge.store import FileUpdate, IndexStore, embedding_text
-from server.knowledge.vectors import pack
 
 log = logging.getLogger(__name__)
 

@@ -12,9 +12,9 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from server.knowledge.embeddings import Embedder, EmbeddingError
+from server.embeddings.client import Embedder, EmbeddingError
+from server.embeddings.vectors import fuse
 from server.knowledge.store import IndexStore, StoredPassage
-from server.knowledge.vectors import fuse
 
 log = logging.getLogger(__name__)
 

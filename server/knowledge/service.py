@@ -14,19 +14,19 @@ import logging
 import re
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from server.config import AgentConfig, Config, KnowledgeBaseConfig
-from server.knowledge.embeddings import HttpEmbedder, embedder_from_config
+from server.config import Config, KnowledgeBaseConfig
+from server.embeddings.client import HttpEmbedder, embedder_for
 from server.knowledge.search import Passage, rank_many, to_passage
 from server.knowledge.store import IndexStore
 from server.knowledge.worker import WATCH_INTERVAL, BaseStatus, BaseWorker
 from server.status import StatusHub
 
 if TYPE_CHECKING:
-    from pydantic_ai import Tool
+    pass
 
 log = logging.getLogger(__name__)
 
@@ -73,7 +73,7 @@ class KnowledgeService:
     @staticmethod
     def _make_embedder(config: Config) -> HttpEmbedder | None:
         try:
-            return embedder_from_config(config)
+            return embedder_for(config.embeddings_model)
         except ValueError as exc:
             log.warning("semantic search is off: %s", exc)
             return None
@@ -207,17 +207,3 @@ class KnowledgeService:
     ) -> list[Passage]:
         """``search`` off the event loop."""
         return await asyncio.to_thread(self.search, query, bases, top_k)
-
-    # Agents
-
-    def tools_for(self, agent: AgentConfig) -> list[Tool]:
-        """``search_knowledge`` over the agent's bases (none when it has no bases)."""
-        from server.knowledge.agent_tools import knowledge_tools
-
-        return knowledge_tools(self, agent.knowledge_bases)
-
-    def instructions_for(self, agent: AgentConfig) -> list[str | Callable[[], str | None]]:
-        """Cite-your-sources text, and a per-turn note about bases not searchable yet."""
-        from server.knowledge.agent_tools import knowledge_instructions
-
-        return knowledge_instructions(self, agent.knowledge_bases)

@@ -17,8 +17,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from server.embeddings.vectors import VectorMatrix
 from server.knowledge.chunking import Chunk
-from server.knowledge.vectors import VectorMatrix
 
 SCHEMA_VERSION = "1"
 SCHEMA = """

@@ -17,8 +17,8 @@ from pathlib import Path
 from typing import Any, Literal
 
 from server.config import KnowledgeBaseConfig
+from server.embeddings.client import Embedder
 from server.knowledge import git_sync
-from server.knowledge.embeddings import Embedder
 from server.knowledge.files import FileFilter
 from server.knowledge.indexer import Indexer, PassResult
 from server.knowledge.store import IndexStore

@@ -16,8 +16,8 @@ from typing import TYPE_CHECKING, Any
 from pydantic_ai import RunContext, Tool
 from pydantic_ai.tools import ToolDefinition
 
+from server.agents.turn import TurnFacts, TurnGetter, turn_from_deps
 from server.memory.store import SHARED, Memory
-from server.memory.turn import TurnFacts, TurnGetter
 from server.sessions.storage import storage_cause
 
 if TYPE_CHECKING:
@@ -58,7 +58,11 @@ def namespace_of(facts: TurnFacts, shared: bool) -> str | None:
 
 
 def memory_tools(
-    service: MemoryService, agent_id: str, turn: TurnGetter, *, shared: bool = False
+    service: MemoryService,
+    agent_id: str,
+    turn: TurnGetter = turn_from_deps,
+    *,
+    shared: bool = False,
 ) -> list[Tool]:
     async def foreground_only(ctx: RunContext[Any], tool: ToolDefinition) -> ToolDefinition | None:
         return None if namespace_of(turn(ctx), shared) is None else tool
@@ -109,7 +113,11 @@ def memory_tools(
 
 
 def memory_instructions(
-    service: MemoryService, agent_id: str, turn: TurnGetter, *, shared: bool = False
+    service: MemoryService,
+    agent_id: str,
+    turn: TurnGetter = turn_from_deps,
+    *,
+    shared: bool = False,
 ) -> list[Callable[[RunContext[Any]], Any]]:
     def guidance(ctx: RunContext[Any]) -> str | None:
         return None if namespace_of(turn(ctx), shared) is None else GUIDANCE

@@ -9,21 +9,17 @@ meaning once there are many, topped up with the most recent.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from server.config import Config
-from server.knowledge.embeddings import EmbeddingError, HttpEmbedder, embedder_from_config
+from server.config.schema import ModelConfig
+from server.embeddings.client import EmbeddingError, HttpEmbedder, embedder_for
+from server.embeddings.vectors import VectorMatrix, fuse, pack
 from server.knowledge.search import embed_query, match_expression
-from server.knowledge.vectors import VectorMatrix, fuse, pack
 from server.memory.store import NOAUTH, Memory, MemoryStore
-from server.memory.turn import TurnGetter, turn_from_deps
 
 if TYPE_CHECKING:
-    from pydantic_ai import Tool
-
-    from server.knowledge.embeddings import Embedder
+    from server.embeddings.client import Embedder
 
 log = logging.getLogger(__name__)
 
@@ -32,11 +28,9 @@ MAX_MEMORY_CHARS = 1000
 EMBED_BATCH = 32
 
 
-def _embedder_for(config: Config | None) -> HttpEmbedder | None:
-    if config is None:
-        return None
+def _embedder_for(model: ModelConfig | None) -> HttpEmbedder | None:
     try:
-        return embedder_from_config(config)
+        return embedder_for(model)
     except ValueError as exc:
         log.warning("memory ranks by words only: %s", exc)
         return None
@@ -50,16 +44,16 @@ class MemoryService:
         self.embedder = embedder
 
     @classmethod
-    def open(cls, data_dir: Path, config: Config | None = None) -> MemoryService:
-        """The memory of a data dir, with semantic ranking when ``config`` has embeddings.
+    def open(cls, data_dir: Path, embeddings: ModelConfig | None = None) -> MemoryService:
+        """The memory of a data dir, with semantic ranking when an ``embeddings`` model is given.
 
         The SQLite file is opened on first use, so a server that fails to start leaks nothing.
         """
-        return cls(MemoryStore.in_data_dir(data_dir), _embedder_for(config))
+        return cls(MemoryStore.in_data_dir(data_dir), _embedder_for(embeddings))
 
-    def update(self, config: Config) -> None:
-        """Adopt a reloaded config's embeddings (the memories themselves stay)."""
-        old, self.embedder = self.embedder, _embedder_for(config)
+    def update(self, embeddings: ModelConfig | None) -> None:
+        """Adopt a reloaded config's embeddings model (the memories themselves stay)."""
+        old, self.embedder = self.embedder, _embedder_for(embeddings)
         if isinstance(old, HttpEmbedder):
             old.close()
 
@@ -129,21 +123,3 @@ class MemoryService:
 
     def forget(self, agent: str, memory_id: int, namespace: str = NOAUTH) -> Memory:
         return self.store.forget(agent, memory_id, namespace)
-
-    # Agents
-
-    def tools_for(
-        self, agent_id: str, turn: TurnGetter = turn_from_deps, *, shared: bool = False
-    ) -> list[Tool]:
-        """``remember`` and ``recall`` on the caller's memory (or the agent's one ``shared``)."""
-        from server.memory.agent_tools import memory_tools
-
-        return memory_tools(self, agent_id, turn, shared=shared)
-
-    def instructions_for(
-        self, agent_id: str, turn: TurnGetter = turn_from_deps, *, shared: bool = False
-    ) -> list[Callable[[Any], Any]]:
-        """How to use memory, and the memories relevant to the current message, per turn."""
-        from server.memory.agent_tools import memory_instructions
-
-        return memory_instructions(self, agent_id, turn, shared=shared)

@@ -2,7 +2,7 @@
 
 A *key source* is anything that can say whether a presented key is one of its
 keys. The environment (``OPENAI_COMPAT_API_KEYS``) is one source; the OS keyring
-store in ``server.keystore`` is another. Routes never see the sources: they ask
+store in ``server.keys.client_keys`` is another. Routes never see the sources: they ask
 ``Authenticator.authenticate``.
 """
 

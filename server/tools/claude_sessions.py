@@ -16,11 +16,13 @@ import shutil
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic_ai import RunContext
 
-from server.tools.claude_agent import Options
+if TYPE_CHECKING:
+    from server.tools.claude_agent import Options
+
 
 INSTALL = (
     "install it with `npm install -g @anthropic-ai/claude-code` (see https://claude.ai/code) "
@@ -309,7 +311,7 @@ class ClaudeAgentTool:
                 with different labels run at the same time). Leave it out to continue the
                 chat's main one.
         """
-        from server.memory import turn_from_deps
+        from server.agents.turn import turn_from_deps
 
         if not prompt.strip():
             return "Error: the prompt is empty"

@@ -18,9 +18,9 @@ from typing import Any
 from pydantic_ai import Agent
 from pydantic_ai.messages import FunctionToolCallEvent, FunctionToolResultEvent
 
-from server.agents.models import build_model
 from server.config.schema import Config, ModelConfig
 from server.mcp.manager import McpManager
+from server.providers.models import build_model
 from server.tools import build_tools
 from tests.upstream import Upstream
 

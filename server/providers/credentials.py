@@ -3,8 +3,11 @@
 A model names where its key is, never the key: ``api_key_env`` (an environment
 variable, or the ``.env`` file beside config.yaml) wins when that variable is set
 and non-empty; else ``api_key_keyring`` names a key stored with
-``server.keystore.set_provider_key`` (the OS keyring, or ``provider-keys.json``
-when ``TRAYMIND_KEYSTORE=file``). The key is never logged.
+``server.keys.provider_keys.set_provider_key`` (the OS keyring, or
+``provider-keys.json`` when ``TRAYMIND_KEYSTORE=file``). The key is never logged.
+
+Both chat paths resolve a model's key once per config generation, when they build
+its client, never per request on the event loop (a keyring read is a D-Bus call).
 """
 
 from __future__ import annotations
@@ -14,7 +17,8 @@ import os
 from pathlib import Path
 
 from server.config.schema import ModelConfig
-from server.keystore import KeyStoreError, get_provider_key
+from server.keys.backends import KeyStoreError
+from server.keys.provider_keys import get_provider_key
 
 log = logging.getLogger(__name__)
 

@@ -1,6 +1,6 @@
-"""``traymind kb`` and ``traymind memory``: rebuild and try knowledge bases, correct memories.
+"""``traymind kb``: rebuild and try knowledge bases.
 
-These run in their own process, on the same index and memory files the server
+These run in their own process, on the same index files the server
 uses (SQLite in WAL mode allows both at once). Results go to stdout; progress
 and notes go to stderr so that output can be piped.
 """
@@ -13,25 +13,16 @@ import time
 from pathlib import Path
 from typing import Any
 
+from server.cli.common import EXIT_FAILED, EXIT_OK, add_data_dir, note
 from server.config import Config, ConfigError, KnowledgeBaseConfig, load_config, locate_config
+from server.embeddings.client import Embedder, embedder_for
 from server.knowledge import git_sync
-from server.knowledge.embeddings import Embedder, embedder_from_config
 from server.knowledge.files import FileFilter
 from server.knowledge.indexer import Indexer
 from server.knowledge.search import format_passages, rank, to_passage
 from server.knowledge.service import index_path
 from server.knowledge.store import IndexStore
-from server.memory import MemoryNotFound, MemoryStore, memory_path
 from server.paths import resolve_data_dir
-
-EXIT_OK = 0
-EXIT_FAILED = 1
-
-
-def _common(parser: argparse.ArgumentParser, *, config: bool = True) -> None:
-    if config:
-        parser.add_argument("--config", metavar="PATH", help="config.yaml to use")
-    parser.add_argument("--data-dir", metavar="DIR", help="data dir (default: $TRAYMIND_DATA_DIR)")
 
 
 def add_kb_parser(subparsers: Any) -> None:
@@ -40,32 +31,12 @@ def add_kb_parser(subparsers: Any) -> None:
     actions = kb.add_subparsers(dest="kb_command", metavar="ACTION", required=True)
     reindex = actions.add_parser("reindex", help="rebuild a knowledge base's index (or all)")
     reindex.add_argument("name", nargs="?", metavar="NAME", help="a key under knowledge_bases")
-    _common(reindex)
+    add_data_dir(reindex)
     search = actions.add_parser("search", help="print the passages a query finds")
     search.add_argument("name", metavar="NAME", help="a key under knowledge_bases")
     search.add_argument("query", metavar="QUERY", help="what to look for")
     search.add_argument("-k", "--top-k", type=int, default=5, help="passages to show (5)")
-    _common(search)
-
-
-def add_memory_parser(subparsers: Any) -> None:
-    """Add ``memory`` with ``list AGENT`` and ``forget AGENT ID``."""
-    memory = subparsers.add_parser("memory", help="see or correct what agents remember")
-    actions = memory.add_subparsers(dest="memory_command", metavar="ACTION", required=True)
-    listing = actions.add_parser("list", help="list an agent's memories, newest first")
-    listing.add_argument("agent", metavar="AGENT", help="the agent's id")
-    _common(listing, config=False)
-    forget = actions.add_parser("forget", help="delete one memory")
-    forget.add_argument("agent", metavar="AGENT", help="the agent's id")
-    forget.add_argument("memory_id", metavar="ID", type=int, help="the memory's id (see list)")
-    _common(forget, config=False)
-
-
-def _note(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)
-
-
-# kb
+    add_data_dir(search)
 
 
 def run_kb(args: argparse.Namespace) -> int:
@@ -73,17 +44,17 @@ def run_kb(args: argparse.Namespace) -> int:
     try:
         config = load_config(locate_config(args.config))
     except ConfigError as exc:
-        _note(str(exc))
+        note(str(exc))
         return EXIT_FAILED
     data_dir = resolve_data_dir(args.data_dir)
     names = [args.name] if args.name else list(config.knowledge_bases)
     unknown = [n for n in names if n not in config.knowledge_bases]
     if unknown:
         known = ", ".join(config.knowledge_bases) or "none"
-        _note(f"traymind kb: unknown knowledge base '{unknown[0]}' (configured: {known})")
+        note(f"traymind kb: unknown knowledge base '{unknown[0]}' (configured: {known})")
         return EXIT_FAILED
     if not names:
-        _note("traymind kb: the config has no knowledge_bases")
+        note("traymind kb: the config has no knowledge_bases")
         return EXIT_FAILED
     embedder = _embedder(config)
     if args.kb_command == "search":
@@ -94,9 +65,9 @@ def run_kb(args: argparse.Namespace) -> int:
 
 def _embedder(config: Config) -> Embedder | None:
     try:
-        return embedder_from_config(config)
+        return embedder_for(config.embeddings_model)
     except ValueError as exc:
-        _note(f"note: semantic search is off: {exc}")
+        note(f"note: semantic search is off: {exc}")
         return None
 
 
@@ -104,16 +75,16 @@ def _reindex(name: str, config: Config, data_dir: Path, embedder: Embedder | Non
     base: KnowledgeBaseConfig = config.knowledge_bases[name]
     root = Path(base.path)
     if base.git is not None:
-        _note(f"{name}: syncing {base.git.repo_url} ({base.git.branch})")
+        note(f"{name}: syncing {base.git.repo_url} ({base.git.branch})")
         try:
             git_sync.sync(base.git.repo_url, base.git.branch, root)
         except git_sync.GitSyncError as exc:
-            _note(f"{name}: sync failed: {exc}")
+            note(f"{name}: sync failed: {exc}")
             if not root.is_dir():
                 return False
-            _note(f"{name}: indexing the last checkout")
+            note(f"{name}: indexing the last checkout")
     if not root.is_dir():
-        _note(f"{name}: the folder {root} does not exist")
+        note(f"{name}: the folder {root} does not exist")
         return False
     store = IndexStore(index_path(data_dir, name)).open()
     started = time.monotonic()
@@ -126,7 +97,7 @@ def _reindex(name: str, config: Config, data_dir: Path, embedder: Embedder | Non
         store.close()
     notes = [f"{len(result.failed)} unreadable"] if result.failed else []
     for rel, why in sorted(result.failed.items()):
-        _note(f"{name}: skipped {rel}: {why}")
+        note(f"{name}: skipped {rel}: {why}")
     if result.embedding_error:
         notes.append(f"no vectors: {result.embedding_error}")
     extra = f" ({'; '.join(notes)})" if notes else ""
@@ -155,7 +126,7 @@ def _search(
 ) -> int:
     path = index_path(data_dir, name)
     if not path.exists():
-        _note(
+        note(
             f"traymind kb: '{name}' has no index yet; run `traymind kb reindex {name}` "
             "or start the server"
         )
@@ -164,69 +135,14 @@ def _search(
     try:
         passages = [to_passage(name, p) for p in rank(store, query, max(1, top_k), embedder)]
         if store.meta("complete") != "1":
-            _note(f"note: '{name}' is still being indexed; results may be incomplete")
+            note(f"note: '{name}' is still being indexed; results may be incomplete")
     finally:
         store.close()
     if not passages:
-        _note(f"No passages in '{name}' match {query!r}.")
+        note(f"No passages in '{name}' match {query!r}.")
         return EXIT_OK
     print(format_passages(passages))
     return EXIT_OK
 
 
 # memory
-
-
-def run_memory(args: argparse.Namespace) -> int:
-    """Run a ``memory`` action; 0 done, 1 failed (no such memory)."""
-    path = memory_path(resolve_data_dir(args.data_dir))
-    if not path.exists():
-        _note(f"No memories yet (no {path}).")
-        return EXIT_OK if args.memory_command == "list" else EXIT_FAILED
-    store = MemoryStore(path).open()
-    try:
-        if args.memory_command == "list":
-            return _list_memories(store, args.agent)
-        memory = store.forget(args.agent, args.memory_id)
-        _note(f"Forgot memory #{memory.id} of '{args.agent}': {memory.text}")
-        return EXIT_OK
-    except MemoryNotFound as exc:
-        _note(f"traymind memory: {exc.args[0]}")
-        return EXIT_FAILED
-    finally:
-        store.close()
-
-
-def _list_memories(store: MemoryStore, agent: str) -> int:
-    memories = store.memories(agent)
-    if not memories:
-        _note(f"Agent '{agent}' remembers nothing yet.")
-        return EXIT_OK
-    rows = [("ID", "CREATED", "SESSION", "MEMORY")] + [
-        (
-            str(m.id),
-            time.strftime("%Y-%m-%d %H:%M", time.localtime(m.created)),
-            (m.session or "-")[:24],
-            m.text,
-        )
-        for m in memories
-    ]
-    widths = [max(len(row[c]) for row in rows) for c in range(3)]
-    for row in rows:
-        padded = [cell.ljust(w) for cell, w in zip(row[:3], widths, strict=True)]
-        print("  ".join([*padded, row[3]]))
-    return EXIT_OK
-
-
-def main(argv: list[str] | None = None) -> int:
-    """Standalone entry (``python -m server.knowledge_cli kb ...``) until the main CLI wires it."""
-    parser = argparse.ArgumentParser(prog="traymind")
-    commands = parser.add_subparsers(dest="command", required=True)
-    add_kb_parser(commands)
-    add_memory_parser(commands)
-    args = parser.parse_args(argv)
-    return run_kb(args) if args.command == "kb" else run_memory(args)
-
-
-if __name__ == "__main__":
-    sys.exit(main())

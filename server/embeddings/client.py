@@ -7,13 +7,14 @@ stops indexing: passages are stored without vectors and embedded later.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Sequence
 from typing import Protocol
 
 import httpx
 
-from server.config import Config
+from server.config.schema import ModelConfig
+from server.providers.credentials import resolve_api_key
+from server.providers.endpoints import base_url
 
 BATCH = 32  # inputs per request: large enough to amortise, small enough for local servers
 MAX_INPUT_CHARS = 8000  # about 2k tokens: inside every common embedding model's window
@@ -79,21 +80,17 @@ class HttpEmbedder:
         return vectors
 
 
-def embedder_from_config(config: Config) -> HttpEmbedder | None:
-    """The embedder ``embeddings:`` names, or None when semantic search is off.
+def embedder_for(model: ModelConfig | None) -> HttpEmbedder | None:
+    """The embedder of the ``embeddings`` model, with its key; None when semantic search is off.
 
-    Raises ``ValueError`` when the named model cannot serve embeddings.
+    Raises ``ValueError`` when that model cannot serve embeddings.
     """
-    if config.embeddings is None:
-        return None
-    name = config.embeddings.model
-    model = config.models.get(name)
     if model is None:
-        raise ValueError(f"embeddings.model '{name}' is not a key under models")
+        return None
     if model.provider != "openai":
         raise ValueError(
-            f"embeddings.model '{name}' uses provider '{model.provider}', which has no "
+            f"the embeddings model '{model.id}' uses provider '{model.provider}', which has no "
             "OpenAI-compatible /v1/embeddings endpoint"
         )
-    api_key = os.environ.get(model.api_key_env) if model.api_key_env else None
-    return HttpEmbedder(model.base_url or "https://api.openai.com/v1", model.id, api_key)
+    api_key = resolve_api_key(model) or None
+    return HttpEmbedder(base_url(model), model.id, api_key)

@@ -10,16 +10,14 @@ import argparse
 import sys
 from typing import Any
 
-from server.keystore import BACKENDS, KeyInfo, KeyringUnavailable, KeyStore, KeyStoreError
+from server.cli.common import EXIT_FAILED, EXIT_OK, EXIT_UNAVAILABLE, add_data_dir
+from server.keys.backends import BACKENDS, KeyringUnavailable, KeyStoreError
+from server.keys.client_keys import KeyInfo, KeyStore
 from server.paths import resolve_data_dir
-
-EXIT_OK = 0
-EXIT_FAILED = 1
-EXIT_UNAVAILABLE = 2
 
 
 def _common(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--data-dir", metavar="DIR", help="data dir (default: $TRAYMIND_DATA_DIR)")
+    add_data_dir(parser, config=False)
     parser.add_argument(
         "--keystore",
         choices=BACKENDS,
@@ -91,14 +89,3 @@ def run_keys(args: argparse.Namespace) -> int:
     except (KeyStoreError, ValueError, OSError) as exc:
         print(f"traymind keys: {exc}", file=sys.stderr)
         return EXIT_FAILED
-
-
-def main(argv: list[str] | None = None) -> int:
-    """Standalone entry (``python -m server.keys_cli keys ...``) until the main CLI wires it."""
-    parser = argparse.ArgumentParser(prog="traymind")
-    add_keys_parser(parser.add_subparsers(dest="command", required=True))
-    return run_keys(parser.parse_args(argv))
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -1,0 +1,23 @@
+"""Where providers are and how long Traymind waits for them."""
+
+from __future__ import annotations
+
+import httpx
+
+from server.config.schema import ModelConfig
+
+OPENAI_URL = "https://api.openai.com/v1"
+ANTHROPIC_URL = "https://api.anthropic.com"
+CONNECT_TIMEOUT_SECONDS = 10.0
+
+
+def base_url(model: ModelConfig) -> str:
+    """The model's endpoint, without a trailing slash; the provider's own when unset."""
+    if model.provider == "anthropic":
+        return (model.base_url or ANTHROPIC_URL).rstrip("/")
+    return (model.base_url or OPENAI_URL).rstrip("/")
+
+
+def http_timeout(seconds: float) -> httpx.Timeout:
+    """``timeout_seconds`` to the first byte and between chunks; at most 10 s to connect."""
+    return httpx.Timeout(seconds, connect=min(seconds, CONNECT_TIMEOUT_SECONDS))

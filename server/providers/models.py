@@ -1,0 +1,58 @@
+"""pydantic-ai models built from a model's config, each with one pooled SDK client.
+
+A model's SDK client keeps its connection pool alive across requests, and SDK
+retries are off: a provider's 429 reaches the client with its Retry-After, and
+timeouts follow ``timeout_seconds`` (first byte and between stream chunks). The
+key is resolved here, once, when the model is built.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from pydantic_ai.models import Model
+
+from server.config.schema import ModelConfig
+from server.providers.credentials import resolve_api_key
+from server.providers.endpoints import base_url as endpoint_of
+from server.providers.endpoints import http_timeout
+
+
+@dataclass(frozen=True, slots=True)
+class BuiltModel:
+    model: Model
+    base_url: str
+    config: ModelConfig
+
+
+def build_model(config: ModelConfig) -> BuiltModel:
+    api_key = resolve_api_key(config)
+    base_url = endpoint_of(config)
+    if config.provider == "anthropic":
+        from anthropic import AsyncAnthropic
+        from pydantic_ai.models.anthropic import AnthropicModel
+        from pydantic_ai.providers.anthropic import AnthropicProvider
+
+        client = AsyncAnthropic(
+            api_key=api_key or "not-set",
+            base_url=base_url,
+            max_retries=0,
+            timeout=http_timeout(config.timeout_seconds),
+        )
+        model: Model = AnthropicModel(
+            config.id, provider=AnthropicProvider(anthropic_client=client)
+        )
+        return BuiltModel(model, base_url, config)
+
+    from openai import AsyncOpenAI
+    from pydantic_ai.models.openai import OpenAIChatModel
+    from pydantic_ai.providers.openai import OpenAIProvider
+
+    client = AsyncOpenAI(
+        api_key=api_key or "not-needed",
+        base_url=base_url,
+        max_retries=0,
+        timeout=http_timeout(config.timeout_seconds),
+    )
+    model = OpenAIChatModel(config.id, provider=OpenAIProvider(openai_client=client))
+    return BuiltModel(model, base_url, config)
