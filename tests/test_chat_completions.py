@@ -8,25 +8,28 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.chat_paths import PATHS, TOOLS, ChatPath, agent_spec, assert_path
 from tests.harness import agent_config, client, http, running_server
 from tests.openapi_validation import requires_spec, spec_available, validate
 from tests.upstream import Reply, Upstream
 
 KEY = "sk-test-chat"
 AUTH = {"Authorization": f"Bearer {KEY}"}
-TOOLS_AGENT = {
-    "display_name": "GeneralAgent",
-    "role": "Helper",
-    "instructions": ["Be concise."],
-    "tools": ["calculator", "current_time"],
-}
+AGENT = {"display_name": "GeneralAgent", "role": "Helper", "instructions": ["Be concise."]}
+TOOLS_AGENT = {**AGENT, "tools": TOOLS}
 
 
 @pytest.fixture
-def server(tmp_path: Path, upstream: Upstream):
+def chat_path() -> ChatPath:
+    """The path of ``general`` in tests not parametrised over both: the agent one (tools)."""
+    return "agent"
+
+
+@pytest.fixture
+def server(tmp_path: Path, upstream: Upstream, chat_path: ChatPath):
     config = agent_config(
         upstream.base_url,
-        general=TOOLS_AGENT,
+        general=agent_spec(chat_path, **AGENT),
         quiet={**TOOLS_AGENT, "show_tool_calls": False},
     )
     with running_server(tmp_path, config, env={"OPENAI_COMPAT_API_KEYS": KEY}) as handle:
@@ -37,7 +40,10 @@ def sse_events(response: httpx.Response) -> list[str]:
     return [line[6:] for line in response.iter_lines() if line.startswith("data: ")]
 
 
-def test_non_streaming_answer_has_the_documented_shape(server, upstream: Upstream) -> None:
+@pytest.mark.parametrize("chat_path", PATHS)
+def test_non_streaming_answer_has_the_documented_shape(
+    server, upstream: Upstream, chat_path: ChatPath
+) -> None:
     upstream.script(Reply.text("Hello there", usage=(12, 3)))
     with http(server) as h:
         response = h.post(
@@ -65,9 +71,13 @@ def test_non_streaming_answer_has_the_documented_shape(server, upstream: Upstrea
     }
     if spec_available():
         validate("CreateChatCompletionResponse", body)
+    assert_path(upstream, chat_path)
 
 
-def test_the_agent_instructions_and_prompt_reach_the_provider(server, upstream: Upstream) -> None:
+@pytest.mark.parametrize("chat_path", PATHS)
+def test_the_agent_instructions_and_prompt_reach_the_provider(
+    server, upstream: Upstream, chat_path: ChatPath
+) -> None:
     client(server, KEY).chat.completions.create(
         model="general",
         messages=[
@@ -81,9 +91,13 @@ def test_the_agent_instructions_and_prompt_reach_the_provider(server, upstream: 
     assert any("Be concise." in t for t in texts if isinstance(t, str))
     assert any("GeneralAgent" in t for t in texts if isinstance(t, str))
     assert sent["messages"][-1] == {"role": "user", "content": "Reply in French.\n\nHi"}
+    assert_path(upstream, chat_path)
 
 
-def test_streaming_sequence_is_role_content_finish_done(server, upstream: Upstream) -> None:
+@pytest.mark.parametrize("chat_path", PATHS)
+def test_streaming_sequence_is_role_content_finish_done(
+    server, upstream: Upstream, chat_path: ChatPath
+) -> None:
     upstream.script(Reply.deltas(["Hel", "lo", "!"]))
     with (
         http(server) as h,
@@ -117,10 +131,14 @@ def test_streaming_sequence_is_role_content_finish_done(server, upstream: Upstre
     if spec_available():
         for chunk in chunks:
             validate("CreateChatCompletionStreamResponse", chunk)
+    assert_path(upstream, chat_path)
 
 
 @requires_spec
-def test_include_usage_sends_a_final_usage_chunk(server, upstream: Upstream) -> None:
+@pytest.mark.parametrize("chat_path", PATHS)
+def test_include_usage_sends_a_final_usage_chunk(
+    server, upstream: Upstream, chat_path: ChatPath
+) -> None:
     upstream.script(Reply.deltas(["a", "b"], usage=(7, 2)))
     with (
         http(server) as h,
@@ -143,15 +161,20 @@ def test_include_usage_sends_a_final_usage_chunk(server, upstream: Upstream) -> 
     assert chunks[-1]["usage"] == {"prompt_tokens": 7, "completion_tokens": 2, "total_tokens": 9}
     for chunk in chunks:
         validate("CreateChatCompletionStreamResponse", chunk)
+    assert_path(upstream, chat_path)
 
 
-def test_sdk_streams_without_an_accept_header_requirement(server, upstream: Upstream) -> None:
+@pytest.mark.parametrize("chat_path", PATHS)
+def test_sdk_streams_without_an_accept_header_requirement(
+    server, upstream: Upstream, chat_path: ChatPath
+) -> None:
     upstream.script(Reply.deltas(["one ", "two"]))
     stream = client(server, KEY).chat.completions.create(
         model="general", stream=True, messages=[{"role": "user", "content": "count"}]
     )
     text = "".join(c.choices[0].delta.content or "" for c in stream if c.choices)
     assert text == "one two"
+    assert_path(upstream, chat_path)
 
 
 def test_tool_calls_run_and_appear_as_tags_with_usage_summed(server, upstream: Upstream) -> None:

@@ -9,6 +9,7 @@ import httpx
 import openai
 import pytest
 
+from tests.chat_paths import PATHS, ChatPath, agent_spec, assert_path
 from tests.harness import agent_config, client, http, running_server
 from tests.openapi_validation import spec_available, validate
 from tests.upstream import Reply, Upstream
@@ -19,9 +20,17 @@ PROVIDER_KEY = "sk-provider-secret-value"
 
 
 @pytest.fixture
-def server(tmp_path: Path, upstream: Upstream):
+def chat_path() -> ChatPath:
+    """The path of ``general`` in tests not parametrised over both: the direct one."""
+    return "direct"
+
+
+@pytest.fixture
+def server(tmp_path: Path, upstream: Upstream, chat_path: ChatPath):
     config = agent_config(
-        upstream.base_url, general={"display_name": "G"}, secret={"worker_scope": "user"}
+        upstream.base_url,
+        general=agent_spec(chat_path, display_name="G"),
+        secret={"worker_scope": "user"},
     )
     config["models"]["default"]["api_key_env"] = "TEST_PROVIDER_KEY"
     config["models"]["default"]["timeout_seconds"] = 1.5
@@ -129,49 +138,101 @@ def test_body_over_the_limit_is_413(server) -> None:
     assert_error(post(server, big.encode()), 413)
 
 
-def test_provider_unreachable_is_502_naming_agent_and_url(tmp_path: Path) -> None:
-    config = agent_config("http://127.0.0.1:9/v1")
+@pytest.mark.parametrize("chat_path", PATHS)
+def test_provider_unreachable_is_502_naming_agent_and_url(
+    tmp_path: Path, upstream: Upstream, chat_path: ChatPath
+) -> None:
+    # The stand-in answers once (proving the path), then stops: its port is closed.
+    url = upstream.base_url
+    config = agent_config(url, general=agent_spec(chat_path, display_name="G"))
     with running_server(tmp_path, config, env={"OPENAI_COMPAT_API_KEYS": KEY}) as handle:
+        assert post(handle, json_body={"model": "general", "messages": USER}).status_code == 200
+        assert_path(upstream, chat_path)
+        upstream.stop()
         response = post(handle, json_body={"model": "general", "messages": USER})
         error = assert_error(response, 502)
-        assert "general" in error["message"] and "http://127.0.0.1:9/v1" in error["message"]
+        assert "general" in error["message"] and url in error["message"]
+        assert "cannot be reached" in error["message"]  # refused, as a never-started provider
         # streaming requests fail the same way before the first byte: JSON, not SSE
         response = post(handle, json_body={"model": "general", "messages": USER, "stream": True})
         assert response.headers["content-type"].startswith("application/json")
         assert_error(response, 502)
 
 
+@pytest.mark.parametrize("chat_path", PATHS)
 @pytest.mark.parametrize(
     ("reply", "status"),
     [
-        (Reply.error(500, "upstream broke"), 502),
-        (Reply.error(503), 502),
-        (Reply.garbage(), 502),
-        (Reply.error(401, "Incorrect API key provided"), 502),
-        (Reply.hang(5), 504),
+        pytest.param(Reply.error(500, "upstream broke"), 502, id="500"),
+        pytest.param(Reply.error(503), 502, id="503"),
+        pytest.param(Reply.garbage(), 502, id="garbage"),
+        pytest.param(Reply.error(401, "Incorrect API key provided"), 502, id="401"),
+        pytest.param(Reply.hang(5), 504, id="hang"),
     ],
 )
-def test_provider_failures_map_to_gateway_errors(server, upstream: Upstream, reply, status) -> None:
+def test_provider_failures_map_to_gateway_errors(
+    server, upstream: Upstream, chat_path: ChatPath, reply, status
+) -> None:
     upstream.script(reply)
     error = assert_error(post(server, json_body={"model": "general", "messages": USER}), status)
     assert upstream.base_url in error["message"]
+    assert_path(upstream, chat_path)
 
 
-def test_provider_429_passes_through_with_retry_after(server, upstream: Upstream) -> None:
+@pytest.mark.parametrize("chat_path", PATHS)
+def test_provider_429_passes_through_with_retry_after(
+    server, upstream: Upstream, chat_path: ChatPath
+) -> None:
     upstream.script(Reply.error(429, "slow down", headers={"Retry-After": "7"}))
     response = post(server, json_body={"model": "general", "messages": USER})
     assert_error(response, 429)
     assert response.headers["retry-after"] == "7"
+    assert_path(upstream, chat_path)
 
 
-def test_sdk_sees_rate_limit_and_server_errors(server, upstream: Upstream) -> None:
+@pytest.mark.parametrize("chat_path", ["agent"])
+@pytest.mark.parametrize("stream", [False, True], ids=["non-stream", "stream"])
+def test_provider_429_through_an_agent_with_tools_keeps_its_retry_after(
+    server, upstream: Upstream, chat_path: ChatPath, stream: bool
+) -> None:
+    """A tool-using agent's provider rate limit reaches the client as that rate limit.
+
+    A 429 that became a 502 would make clients fail instead of waiting ``Retry-After``.
+    Streaming too: the provider refuses before the first byte, so the answer is JSON, not SSE.
+    """
+    upstream.script(Reply.error(429, "slow down", headers={"Retry-After": "7"}))
+    response = post(server, json_body={"model": "general", "messages": USER, "stream": stream})
+    assert response.headers["content-type"].startswith("application/json")
+    error = assert_error(response, 429)
+    assert error["type"] == "rate_limit_error"
+    assert "general" in error["message"] and upstream.base_url in error["message"]
+    assert response.headers["retry-after"] == "7"
+    assert_path(upstream, chat_path)
+    # and the SDK sees it as a rate limit with the provider's Retry-After
+    upstream.script(Reply.error(429, headers={"Retry-After": "3"}))
+    with pytest.raises(openai.RateLimitError) as info:
+        answer = client(server, KEY).chat.completions.create(
+            model="general", messages=USER, stream=stream
+        )
+        for _ in answer:
+            pass
+    assert info.value.response.headers["retry-after"] == "3"
+    assert_path(upstream, chat_path)
+
+
+@pytest.mark.parametrize("chat_path", PATHS)
+def test_sdk_sees_rate_limit_and_server_errors(
+    server, upstream: Upstream, chat_path: ChatPath
+) -> None:
     upstream.script(Reply.error(429, headers={"Retry-After": "1"}), Reply.error(500))
     sdk = client(server, KEY)
     with pytest.raises(openai.RateLimitError):
         sdk.chat.completions.create(model="general", messages=USER)
+    assert_path(upstream, chat_path)
     with pytest.raises(openai.APIStatusError) as info:
         sdk.chat.completions.create(model="general", messages=USER)
     assert info.value.status_code == 502
+    assert_path(upstream, chat_path)
 
 
 def test_no_provider_is_503_with_a_hint(tmp_path: Path) -> None:
@@ -180,7 +241,10 @@ def test_no_provider_is_503_with_a_hint(tmp_path: Path) -> None:
     assert "OPENAI_BASE_URL" in error["message"]
 
 
-def test_failure_mid_stream_ends_cleanly_with_a_sentence(server, upstream: Upstream) -> None:
+@pytest.mark.parametrize("chat_path", PATHS)
+def test_failure_mid_stream_ends_cleanly_with_a_sentence(
+    server, upstream: Upstream, chat_path: ChatPath
+) -> None:
     upstream.script(Reply.broken_stream(["Partial ", "answer"]))
     with (
         http(server) as h,
@@ -199,6 +263,7 @@ def test_failure_mid_stream_ends_cleanly_with_a_sentence(server, upstream: Upstr
     text = "".join(c["choices"][0]["delta"].get("content") or "" for c in chunks)
     assert text.startswith("Partial answer")
     assert "[Traymind:" in text and "Traceback" not in text and PROVIDER_KEY not in text
+    assert_path(upstream, chat_path)
 
 
 @pytest.mark.parametrize(

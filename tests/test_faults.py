@@ -15,6 +15,7 @@ import openai
 import pytest
 import yaml
 
+from tests.chat_paths import PATHS, ChatPath, agent_spec, assert_path
 from tests.harness import ROOT, ServeProcess, agent_config, client, running_server, write_config
 from tests.upstream import Reply, Upstream
 
@@ -23,8 +24,10 @@ ENV = {"OPENAI_COMPAT_API_KEYS": KEY}
 USER = "user"
 
 
-def config_for(upstream: Upstream, **server: object) -> dict:
-    config = agent_config(upstream.base_url)
+def config_for(upstream: Upstream, path: ChatPath = "direct", **server: object) -> dict:
+    config = agent_config(
+        upstream.base_url, general=agent_spec(path, display_name="GeneralAgent", role="Helper")
+    )
     config["models"]["default"]["timeout_seconds"] = 1.0
     if server:
         config["server"] = server
@@ -45,15 +48,17 @@ FAILURES = [
 ]
 
 
+@pytest.mark.parametrize("chat_path", PATHS)
 @pytest.mark.parametrize("stream", [False, True])
 @pytest.mark.parametrize("failure", FAILURES)
 def test_provider_failure_releases_the_session_and_stores_nothing(
-    tmp_path, upstream, failure, stream
+    tmp_path, upstream, failure, stream, chat_path: ChatPath
 ) -> None:
-    with running_server(tmp_path, config_for(upstream), env=ENV) as handle:
+    with running_server(tmp_path, config_for(upstream, chat_path), env=ENV) as handle:
         sdk = client(handle, KEY, **{"X-Session-Id": "f"})
         upstream.script(Reply.text("first"), failure)
         sdk.chat.completions.create(model="general", messages=[{"role": USER, "content": "one"}])
+        assert_path(upstream, chat_path)
         try:
             response = sdk.chat.completions.create(
                 model="general", stream=stream, messages=[{"role": USER, "content": "lost"}]
@@ -68,14 +73,18 @@ def test_provider_failure_releases_the_session_and_stores_nothing(
         assert time.monotonic() - started < 5, "the session lock was not released"
         assert handle.state is not None
         assert len(handle.state.locks) == 0 and handle.state.turns == set()
+    assert_path(upstream, chat_path)
     last = upstream.chat_requests[-1].body
     assert user_texts(last) == ["one", "three"]
     assert "Partial" not in json.dumps(last)
 
 
-def test_repeated_disconnects_under_load_leak_nothing(tmp_path, upstream) -> None:
+@pytest.mark.parametrize("chat_path", PATHS)
+def test_repeated_disconnects_under_load_leak_nothing(
+    tmp_path, upstream, chat_path: ChatPath
+) -> None:
     upstream.default = Reply.deltas([f"w{i} " for i in range(200)], delay=0.02)
-    with running_server(tmp_path, config_for(upstream), env=ENV) as handle:
+    with running_server(tmp_path, config_for(upstream, chat_path), env=ENV) as handle:
         baseline = handle.task_count()
 
         def abandon(i: int) -> None:
@@ -104,6 +113,7 @@ def test_repeated_disconnects_under_load_leak_nothing(tmp_path, upstream) -> Non
                 t.join(30)
         assert upstream.wait_until(lambda: upstream.active_streams == 0, timeout=10)
         assert upstream.cancelled == 60
+        assert_path(upstream, chat_path)
         state = handle.state
         assert state is not None
         assert upstream.wait_until(lambda: not state.turns and len(state.locks) == 0, timeout=5)
@@ -112,7 +122,7 @@ def test_repeated_disconnects_under_load_leak_nothing(tmp_path, upstream) -> Non
 
 def test_overload_answers_429_with_retry_after(tmp_path, upstream) -> None:
     upstream.default = Reply.hang(1.0, then=Reply.text("ok"))
-    config = config_for(upstream, max_concurrent_runs=1, max_queued_runs=1)
+    config = config_for(upstream, "direct", max_concurrent_runs=1, max_queued_runs=1)
     config["models"]["default"]["timeout_seconds"] = 10
     with running_server(tmp_path, config, env=ENV) as handle:
         results: list[int] = []
@@ -186,11 +196,16 @@ def test_invalid_config_edit_keeps_the_old_config_serving(tmp_path, upstream) ->
         assert handle.status.snapshot()["config"]["state"] == "ok"
 
 
-def test_sigkill_during_50_streaming_turns_leaves_a_consistent_store(tmp_path) -> None:
+@pytest.mark.parametrize("chat_path", PATHS)
+def test_sigkill_during_50_streaming_turns_leaves_a_consistent_store(
+    tmp_path, chat_path: ChatPath
+) -> None:
+    """Each path writes its turns in its own code: both must leave only complete turns."""
     data = tmp_path / "data"
     with Upstream() as up:
         up.default = Reply.text("done quickly")
-        config = write_config(tmp_path, agent_config(up.base_url))
+        general = agent_spec(chat_path, display_name="GeneralAgent", role="Helper")
+        config = write_config(tmp_path, agent_config(up.base_url, general=general))
         proc = ServeProcess(
             ["-m", "server", "--config", str(config), "--port", "0", "--data-dir", str(data)],
             env=ENV,
@@ -205,6 +220,7 @@ def test_sigkill_during_50_streaming_turns_leaves_a_consistent_store(tmp_path) -
                     headers={**headers, "X-Session-Id": f"k{i}"},
                     json={"model": "general", "messages": [{"role": USER, "content": "first"}]},
                 )
+        assert_path(up, chat_path)
         up.default = Reply.deltas([f"w{i} " for i in range(400)], delay=0.01)
 
         def stream(i: int) -> None:
@@ -262,5 +278,6 @@ def test_sigkill_during_50_streaming_turns_leaves_a_consistent_store(tmp_path) -
                     )
                     assert response.status_code == 200
             assert all(user_texts(r.body) == ["first", "next"] for r in up.chat_requests)
+            assert_path(up, chat_path)
         finally:
             again.stop()
