@@ -223,6 +223,8 @@ def test_show_tool_calls_false_hides_tool_events(server, upstream: Upstream) -> 
 
 
 def test_ignored_parameters_are_not_forwarded(server, upstream: Upstream) -> None:
+    """Sampling settings stay the agent's; the client's own tools are offered beside the
+    agent's (``client_tools``, on by default: Open WebUI's native mode sends these)."""
     openwebui_tools = [
         {
             "type": "function",
@@ -274,7 +276,10 @@ def test_ignored_parameters_are_not_forwarded(server, upstream: Upstream) -> Non
         "some_future_field",
     ):
         assert name not in sent
-    assert {t["function"]["name"] for t in sent["tools"]} == {"calculator", "current_time"}
+    client_names = {f"tool_{i}" for i in range(28)}
+    names = {t["function"]["name"] for t in sent["tools"]}
+    assert names == {"calculator", "current_time"} | client_names
+    assert sent["parallel_tool_calls"] is False
 
 
 def test_auto_runs_the_first_listed_agent(server, upstream: Upstream) -> None:

@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from server.openai.client_tools import ClientCall
+
 
 @dataclass(frozen=True, slots=True)
 class TextDelta:
@@ -27,12 +29,23 @@ class ToolFinished:
 
 
 @dataclass(frozen=True, slots=True)
+class ClientToolCalls:
+    """The turn pauses here: the client runs these calls and sends their results back."""
+
+    calls: tuple[ClientCall, ...]
+
+
+@dataclass(frozen=True, slots=True)
 class RunDone:
-    """The run's end: summed usage and the new messages to store (pydantic-ai JSON)."""
+    """The run's end: summed usage and the new messages to store (pydantic-ai JSON).
+
+    ``new_messages_json`` is None when the turn is not complete yet (it paused for the
+    client's tools): nothing is stored until the turn ends.
+    """
 
     input_tokens: int
     output_tokens: int
-    new_messages_json: bytes
+    new_messages_json: bytes | None
 
 
-RunEvent = TextDelta | ToolStarted | ToolFinished | RunDone
+RunEvent = TextDelta | ToolStarted | ToolFinished | ClientToolCalls | RunDone

@@ -8,27 +8,31 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import time
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import replace
 from typing import Any
 
-from pydantic_ai import Agent, Tool
+from pydantic_ai import Agent, DeferredToolRequests, Tool
+from pydantic_ai.exceptions import UserError
 from pydantic_ai.usage import RunUsage
 
+from server.agents import client_tools
 from server.agents.default_model import DefaultModel
 from server.agents.event_mapping import EventMapper
-from server.agents.events import RunDone, RunEvent, ToolFinished, ToolStarted
+from server.agents.events import ClientToolCalls, RunDone, RunEvent, ToolFinished, ToolStarted
 from server.agents.instructions import agent_instructions
 from server.agents.models import ModelRegistry
 from server.agents.turn import TurnFacts
 from server.config import Config
-from server.errors import TraymindError
+from server.errors import InvalidRequest, TraymindError
 from server.knowledge import KnowledgeService
 from server.knowledge.agent_tools import knowledge_instructions, knowledge_tools
 from server.mcp.manager import McpManager
 from server.memory import MemoryService
 from server.memory.agent_tools import memory_instructions, memory_tools
 from server.openai.chat_request import PriorMessage
+from server.openai.client_tools import ClientCall, ClientToolUse
 from server.providers.failures import from_model_error
 from server.providers.history import conversation, messages_json
 from server.tools import build_tools
@@ -58,6 +62,8 @@ class AgentRuntime:
         self._builtin_tools: list[Tool] = []  # of the agents built, for close_tools at stop
         self._plain: dict[str, Agent[None, str]] = {}
         self._member_runs = itertools.count(1)
+        self._tool_names: dict[str, set[str]] = {}  # the agent's own function tools, by agent
+        self.paused = client_tools.PausedRuns()
 
     def base_url(self, model_name: str) -> str:
         return self.models.get(model_name).base_url
@@ -76,6 +82,7 @@ class AgentRuntime:
                 shared = spec.memory_shared
                 instructions += memory_instructions(self._memory, agent_id, shared=shared)
                 tools += memory_tools(self._memory, agent_id, shared=shared)
+            self._tool_names[agent_id] = {tool.name for tool in tools}
             agent = Agent(
                 self.models.get(spec.model).model,
                 name=agent_id,
@@ -105,32 +112,90 @@ class AgentRuntime:
         stored: Sequence[bytes],
         prior: Sequence[PriorMessage],
         turn: TurnFacts | None = None,
+        client: ClientToolUse | None = None,
     ) -> AsyncIterator[RunEvent]:
         """Run one turn after the stored turns, or else after the client's earlier messages.
 
         The final ``RunDone`` carries what to store: the new messages when continuing a
-        stored history, the whole conversation when starting one. Provider failures
-        raise ``TraymindError`` subclasses.
+        stored history, the whole conversation when starting one; nothing when the turn
+        paused for the client's own tools (``client``), which a later request resumes.
+        Provider failures raise ``TraymindError`` subclasses.
         """
         model_name = self.config.agents[agent_id].model
         agent = self.agent(agent_id)
-        mapper = EventMapper()
+        facts = turn or TurnFacts()
+        client_names = {t.name for t in client.tools} if client else set()
+        mapper = EventMapper(skip_tools=client_names)
         try:
             history = conversation(stored, prior)
+            stored_count = len(history) if stored else 0
+            options: dict[str, Any] = {}
+            if client is not None:
+                external = client_tools.toolset(client, self._tool_names.get(agent_id, set()))
+                options = {
+                    "toolsets": [external] if external else None,
+                    "output_type": [str, DeferredToolRequests],
+                    "capabilities": client_tools.capabilities(client),
+                    "model_settings": client_tools.model_settings(client),
+                }
+                if client.resumes:
+                    history, stored_count = self._resumed(
+                        agent_id, prompt, client, facts, history, stored_count
+                    )
+                    options["deferred_tool_results"] = client_tools.deferred_results(client)
+            user_prompt = None if client is not None and client.resumes else prompt
             async with agent.run_stream_events(
-                prompt, message_history=history, deps=turn or TurnFacts()
+                user_prompt, message_history=history, deps=facts, **options
             ) as events:
                 async for event in events:
                     mapped = mapper.map(event)
                     if mapped is not None:
                         yield mapped
                 usage = events.usage
-                to_store = events.new_messages() if stored else events.all_messages()
+                result = events.result
+                messages = events.all_messages()
         except (TraymindError, asyncio.CancelledError, GeneratorExit):
             raise
+        except UserError as exc:
+            if client is not None and "conflict" in str(exc).lower():
+                raise InvalidRequest(
+                    f"A client tool collides with the agent's tools: {exc}", param="tools"
+                ) from None
+            raise from_model_error(exc, agent_id, self.base_url(model_name)) from exc
         except Exception as exc:
             raise from_model_error(exc, agent_id, self.base_url(model_name)) from exc
-        yield RunDone(usage.input_tokens, usage.output_tokens, messages_json(to_store))
+        output = result.output if result is not None else None
+        if isinstance(output, DeferredToolRequests):
+            calls = tuple(
+                ClientCall(c.tool_call_id, c.tool_name, c.args_as_json_str()) for c in output.calls
+            )
+            self.paused.keep(
+                facts.namespace or "",
+                [c.id for c in calls],
+                client_tools.PausedRun(agent_id, messages, stored_count, time.monotonic()),
+            )
+            yield ClientToolCalls(calls)
+            yield RunDone(usage.input_tokens, usage.output_tokens, None)
+            return
+        yield RunDone(
+            usage.input_tokens, usage.output_tokens, messages_json(messages[stored_count:])
+        )
+
+    def _resumed(
+        self,
+        agent_id: str,
+        prompt: str,
+        client: ClientToolUse,
+        facts: TurnFacts,
+        history: list[Any],
+        stored_count: int,
+    ) -> tuple[list[Any], int]:
+        """The paused turn's messages (kept, or rebuilt from what the client sent back)."""
+        call_ids = [c.id for c in client.rounds[-1].calls]
+        paused = self.paused.take(facts.namespace or "", agent_id, call_ids)
+        if paused is not None:
+            return paused.messages, paused.stored_count
+        return [*history, *client_tools.rebuilt_turn(prompt, client.rounds)], stored_count
 
     async def run_plain(self, model_name: str, prompt: str, label: str) -> AsyncIterator[RunEvent]:
         """One direct model call, streamed; nothing of it is meant to be stored."""

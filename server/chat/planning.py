@@ -95,7 +95,8 @@ class Planner:
         agent = config.agents[agent_id]
         if background:
             return await self._plain(agent_id, agent.model, turn)
-        model = await self._direct_model(agent, agent.model)
+        client = turn.client if agent.client_tools else None
+        model = None if client else await self._direct_model(agent, agent.model)
         if model is not None:
             direct = self._state.direct
             instructions = "\n\n".join(agent_instructions(agent_id, agent))
@@ -117,7 +118,7 @@ class Planner:
             agent_id,
             agent.model,
             agent.show_tool_calls,
-            lambda s, p: runtime.run_agent(agent_id, turn.prompt, s, p, facts),
+            lambda s, p: runtime.run_agent(agent_id, turn.prompt, s, p, facts, client),
             usage,
         )
 

@@ -11,14 +11,21 @@ from contextlib import nullcontext
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from server.agents.events import RunDone, RunEvent, TextDelta
+from server.agents.events import ClientToolCalls, RunDone, RunEvent, TextDelta
 from server.chat.planning import Plan, Planner
 from server.chat.rendering import ContentRenderer
 from server.chat.turn_task import Interrupted, TurnTask
 from server.errors import Overloaded, TraymindError
 from server.openai.chat_request import ChatTurn, parse_chat_turn
 from server.openai.sse import DONE, ChunkEncoder
-from server.openai.wire import AssistantMessage, ChatCompletion, Choice, Usage
+from server.openai.wire import (
+    AssistantMessage,
+    ChatCompletion,
+    Choice,
+    FunctionCall,
+    ToolCall,
+    Usage,
+)
 from server.sessions import SessionRef, session_ref
 from server.status import client_kind
 
@@ -106,8 +113,8 @@ class ChatService:
                     prior = [] if stored else turn.prior
                     async for event in plan.run(stored, prior):
                         if isinstance(event, RunDone):
-                            if ref is not None:
-                                await asyncio.to_thread(
+                            if ref is not None and event.new_messages_json is not None:
+                                ticket.stored_turns = await asyncio.to_thread(
                                     state.store.append_turn, ref, event.new_messages_json
                                 )
                             event = RunDone(
@@ -140,6 +147,7 @@ class ChatService:
         self, agent_id: str, task: TurnTask, renderer: ContentRenderer
     ) -> ChatCompletion:
         parts: list[str] = []
+        calls: list[ToolCall] = []
         usage = Usage()
         try:
             while (event := await task.next()) is not None:
@@ -147,6 +155,11 @@ class ChatService:
                     raise TraymindError(f"The answer was interrupted: {event.reason}.")
                 if isinstance(event, RunDone):
                     usage = Usage.of(event.input_tokens, event.output_tokens)
+                elif isinstance(event, ClientToolCalls):
+                    calls += [
+                        ToolCall(id=c.id, function=FunctionCall(name=c.name, arguments=c.arguments))
+                        for c in event.calls
+                    ]
                 else:
                     parts.append(renderer.render(event))
         finally:
@@ -157,7 +170,14 @@ class ChatService:
             id=completion_id(),
             created=int(time.time()),
             model=agent_id,
-            choices=[Choice(message=AssistantMessage(content="".join(parts)))],
+            choices=[
+                Choice(
+                    message=AssistantMessage(content="".join(parts) or None, tool_calls=calls)
+                    if calls
+                    else AssistantMessage(content="".join(parts)),
+                    finish_reason="tool_calls" if calls else "stop",
+                )
+            ],
             usage=usage,
         )
 
@@ -185,6 +205,7 @@ class ChatService:
         include_usage: bool,
     ) -> AsyncIterator[bytes]:
         usage: RunDone | None = None
+        finish_reason = "stop"
         # Chunks already waiting go out in one write: under load, one send per chunk is what
         # delays every stream's next chunk.
         pending = [encoder.role()]
@@ -200,6 +221,9 @@ class ChatService:
                     break
                 if isinstance(event, RunDone):
                     usage = event
+                elif isinstance(event, ClientToolCalls):
+                    pending.append(encoder.tool_calls(event.calls))
+                    finish_reason = "tool_calls"
                 elif isinstance(event, TextDelta):
                     pending.append(encoder.content(event.text))
                 else:
@@ -218,7 +242,7 @@ class ChatService:
                         )
                     )
                     break
-            pending.append(encoder.finish())
+            pending.append(encoder.finish(finish_reason))
             if include_usage:
                 pending.append(
                     encoder.usage(

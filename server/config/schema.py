@@ -156,6 +156,7 @@ class AgentConfig(Section):
     instructions: list[str] = []
     tools: list[Annotated[ToolRef, AfterValidator(_known_tool)]] = []
     show_tool_calls: bool = True
+    client_tools: bool = True  # a request's own `tools` may be called (false: ignored)
     worker_scope: Literal["shared", "user", "user_agent"] | None = None
     private: PrivateConfig | None = None
     knowledge_bases: list[str] = []

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from server.errors import InvalidRequest
+from server.openai.client_tools import ClientToolUse, parse_client_tools
 
 ROLES = frozenset({"system", "developer", "user", "assistant", "tool", "function"})
 
@@ -36,6 +37,7 @@ class ChatTurn:
     prior: list[PriorMessage] = field(default_factory=list)
     stream: bool = False
     include_usage: bool = False
+    client: ClientToolUse | None = None  # the client's own tools, and results it sends back
 
 
 def decode_body(raw: bytes) -> dict[str, Any]:
@@ -181,6 +183,7 @@ def parse_chat_turn(body: dict[str, Any]) -> ChatTurn:
     )
     user_text = messages[last_user][1]
     prompt = f"{system_text}\n\n{user_text}" if system_text else user_text
+    client = parse_client_tools(body, body["messages"], [text for _, text in messages], last_user)
     prior = [
         PriorMessage(role, text)
         for role, text in messages[:last_user]
@@ -193,4 +196,5 @@ def parse_chat_turn(body: dict[str, Any]) -> ChatTurn:
         prior=prior,
         stream=stream,
         include_usage=include_usage,
+        client=client,
     )

@@ -8,6 +8,9 @@ every kind of chunk against the official OpenAPI schema.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
+
+from server.openai.client_tools import ClientCall
 
 DONE = b"data: [DONE]\n\n"
 
@@ -50,8 +53,43 @@ class ChunkEncoder:
             + self._tail
         )
 
-    def finish(self) -> bytes:
-        return event(self._head + '[{"index":0,"delta":{},"finish_reason":"stop"}]' + self._tail)
+    def tool_calls(self, calls: Sequence[ClientCall]) -> bytes:
+        """Each client tool call as OpenAI streams one: id and name first, then arguments."""
+        events = []
+        for index, call in enumerate(calls):
+            head = '[{"index":0,"delta":{"tool_calls":[{"index":' + str(index)
+            events.append(
+                event(
+                    self._head
+                    + head
+                    + ',"id":'
+                    + _dumps(call.id)
+                    + ',"type":"function","function":{"name":'
+                    + _dumps(call.name)
+                    + ',"arguments":""}}]},"finish_reason":null}]'
+                    + self._tail
+                )
+            )
+            events.append(
+                event(
+                    self._head
+                    + head
+                    + ',"function":{"arguments":'
+                    + _dumps(call.arguments)
+                    + '}}]},"finish_reason":null}]'
+                    + self._tail
+                )
+            )
+        return b"".join(events)
+
+    def finish(self, reason: str = "stop") -> bytes:
+        return event(
+            self._head
+            + '[{"index":0,"delta":{},"finish_reason":'
+            + _dumps(reason)
+            + "}]"
+            + self._tail
+        )
 
     def usage(self, prompt_tokens: int, completion_tokens: int) -> bytes:
         usage = {
