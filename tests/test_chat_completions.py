@@ -63,7 +63,8 @@ def test_non_streaming_answer_has_the_documented_shape(
         "choices": [
             {
                 "index": 0,
-                "message": {"role": "assistant", "content": "Hello there"},
+                "message": {"role": "assistant", "content": "Hello there", "refusal": None},
+                "logprobs": None,
                 "finish_reason": "stop",
             }
         ],

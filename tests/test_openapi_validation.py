@@ -19,7 +19,8 @@ COMPLETION: dict[str, Any] = {
     "choices": [
         {
             "index": 0,
-            "message": {"role": "assistant", "content": "Hello! How can I help?"},
+            "message": {"role": "assistant", "content": "Hello! How can I help?", "refusal": None},
+            "logprobs": None,
             "finish_reason": "stop",
         }
     ],
@@ -34,6 +35,7 @@ TOOL_CALL_COMPLETION: dict[str, Any] = {
             "message": {
                 "role": "assistant",
                 "content": None,
+                "refusal": None,
                 "tool_calls": [
                     {
                         "id": "call_1",
@@ -42,6 +44,7 @@ TOOL_CALL_COMPLETION: dict[str, Any] = {
                     }
                 ],
             },
+            "logprobs": None,
             "finish_reason": "tool_calls",
         }
     ],
@@ -110,12 +113,23 @@ def test_valid_bodies_pass(schema: str, instance: dict[str, Any]) -> None:
 
 
 def test_relaxed_fields_may_be_omitted() -> None:
-    # COMPLETION and CHUNK carry neither `logprobs` nor `refusal`: relaxed on purpose.
-    choice = COMPLETION["choices"][0]
-    assert "logprobs" not in choice and "refusal" not in choice["message"]
+    # CHUNK carries no `logprobs`: relaxed on purpose for stream choices only.
     assert "logprobs" not in CHUNK["choices"][0]
-    validate("CreateChatCompletionResponse", COMPLETION)
     validate("CreateChatCompletionStreamResponse", CHUNK)
+
+
+@pytest.mark.parametrize(
+    "drop", [("logprobs",), ("message", "refusal")], ids=["logprobs", "refusal"]
+)
+def test_a_completion_without_logprobs_or_refusal_fails(drop: tuple[str, ...]) -> None:
+    """Not relaxed for whole completions: what we return carries both, as null."""
+    completion = copy.deepcopy(COMPLETION)
+    holder = completion["choices"][0]
+    for key in drop[:-1]:
+        holder = holder[key]
+    del holder[drop[-1]]
+    with pytest.raises(AssertionError):
+        validate("CreateChatCompletionResponse", completion)
 
 
 def test_final_chunk_with_finish_reason_passes() -> None:

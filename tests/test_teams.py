@@ -86,7 +86,10 @@ def test_member_failure_is_told_to_the_leader(tmp_path, upstream) -> None:
             model="team/super_team", messages=[{"role": "user", "content": "Write"}]
         )
     text = content(answer)
-    assert "\nMember 'general' failed: Agent 'general' could not get an answer" in text
+    assert (
+        "\nMember &#x27;general&#x27; failed: Agent &#x27;general&#x27; could not get an answer"
+        in text
+    )
     assert text.endswith("here is my own answer")
     tool_result = upstream.chat_requests[2].body["messages"][-1]
     assert tool_result["role"] == "tool" and "failed" in tool_result["content"]

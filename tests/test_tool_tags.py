@@ -11,7 +11,7 @@ def test_start_and_done_tags_share_an_id_and_format_values() -> None:
     args = {"expression": "6*7", "precise": True, "n": 3, "opts": {"b": 1, "a": "é"}}
     assert tool_tags.start_tag(1, "calculator", args) == (
         '<tool id="1" state="start">calculator(expression=6*7, precise=true, n=3, '
-        'opts={"a": "é", "b": 1})</tool>'
+        "opts={&quot;a&quot;: &quot;é&quot;, &quot;b&quot;: 1})</tool>"
     )
     assert tool_tags.done_tag(1, "calculator", {"expression": "6*7"}, "42") == (
         '<tool id="1" state="done">calculator(expression=6*7)\n42</tool>'
@@ -21,6 +21,11 @@ def test_start_and_done_tags_share_an_id_and_format_values() -> None:
 def test_newlines_in_values_become_spaces_and_text_is_escaped() -> None:
     tag = tool_tags.start_tag(2, "search", {"q": "a\nb<script>&"})
     assert tag == '<tool id="2" state="start">search(q=a b&lt;script&gt;&amp;)</tool>'
+
+
+def test_quotes_are_escaped_as_the_seed_format_does() -> None:
+    tag = tool_tags.start_tag(4, "say", {"q": 'it\'s "quoted"'})
+    assert tag == '<tool id="4" state="start">say(q=it&#x27;s &quot;quoted&quot;)</tool>'
 
 
 def test_value_argument_list_and_result_limits() -> None:
@@ -45,7 +50,7 @@ def test_limits_apply_before_escaping() -> None:
 
 def test_non_string_result_is_json() -> None:
     assert tool_tags.done_tag(3, "t", {}, {"b": [1, 2], "a": None}).endswith(
-        '\n{"a": null, "b": [1, 2]}</tool>'
+        "\n{&quot;a&quot;: null, &quot;b&quot;: [1, 2]}</tool>"
     )
 
 

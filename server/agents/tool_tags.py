@@ -37,14 +37,14 @@ def format_call(name: str, args: Mapping[str, object]) -> str:
 
 
 def start_tag(tool_id: int, name: str, args: Mapping[str, object]) -> str:
-    body = html.escape(format_call(name, args), quote=False)
+    body = html.escape(format_call(name, args), quote=True)
     return f'<tool id="{tool_id}" state="start">{body}</tool>'
 
 
 def done_tag(tool_id: int, name: str, args: Mapping[str, object], result: object) -> str:
     result_text = result if isinstance(result, str) else format_value_full(result)
     body = f"{format_call(name, args)}\n{truncate(result_text, RESULT_LIMIT)}"
-    return f'<tool id="{tool_id}" state="done">{html.escape(body, quote=False)}</tool>'
+    return f'<tool id="{tool_id}" state="done">{html.escape(body, quote=True)}</tool>'
 
 
 def interrupted_tag(tool_id: int) -> str:

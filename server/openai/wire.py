@@ -63,12 +63,14 @@ class ToolCall(WireModel):
 class AssistantMessage(WireModel):
     role: Literal["assistant"] = "assistant"
     content: str | None
+    refusal: None = None  # required by the OpenAPI document; agents never refuse this way
     tool_calls: list[ToolCall] | None = Field(default=None, exclude_if=lambda calls: calls is None)
 
 
 class Choice(WireModel):
     index: int = 0
     message: AssistantMessage
+    logprobs: None = None  # required (nullable) by the OpenAPI document; never computed
     finish_reason: Literal["stop", "tool_calls"] = "stop"
 
 
