@@ -251,7 +251,7 @@ def test_an_agent_answers_about_a_folder_with_visible_tool_calls(
         '<tool id="1" state="done">search_files(pattern=*.md, text=milk)\nnotes/b.md:2: milk</tool>'
         '<tool id="2" state="start">read_file(path=../outside/secret.txt)</tool>'
         '<tool id="2" state="done">read_file(path=../outside/secret.txt)\n'
-        "Error: '../outside/secret.txt' is outside the allowed folders</tool>"
+        "Error: &#x27;../outside/secret.txt&#x27; is outside the allowed folders</tool>"
         "You need milk."
     )
     first_result = upstream.chat_requests[1].body["messages"][-1]

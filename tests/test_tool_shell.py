@@ -122,7 +122,7 @@ def test_the_chat_shows_the_exact_command_and_secrets_stay_out(
         answer = client(handle, KEY).chat.completions.create(
             model="ops", messages=[{"role": "user", "content": "go"}]
         )
-    shown = "run_shell(command=echo 'a&lt;b' &amp;&amp; env | grep -c SECRET_MARKER)"
+    shown = "run_shell(command=echo &#x27;a&lt;b&#x27; &amp;&amp; env | grep -c SECRET_MARKER)"
     assert answer.choices[0].message.content == (
         f'<tool id="1" state="start">{shown}</tool>'
         f'<tool id="1" state="done">{shown}\na&lt;b\n0\n[exit code 1]</tool>'
