@@ -46,6 +46,16 @@ class Caller:
     key_source: str = "unauthenticated local"
 
 
+@dataclass(frozen=True, slots=True)
+class StartedTurn:
+    """A turn that is running: what the response names and where its events come from."""
+
+    model_id: str  # the resolved agent, ``team/x``, or the request's model
+    show_tool_calls: bool
+    task: TurnTask
+    session: SessionRef | None
+
+
 def completion_id() -> str:
     return "chatcmpl-" + secrets.token_hex(12)
 
@@ -65,6 +75,17 @@ class ChatService:
     ) -> ChatCompletion | AsyncIterator[bytes]:
         """A whole completion, or an SSE byte stream whose first event is already known."""
         turn = parse_chat_turn(body)
+        started = await self.start(turn, caller, headers)
+        renderer = ContentRenderer(show_tool_calls=started.show_tool_calls)
+        if turn.stream:
+            return await self._stream(turn, started.model_id, started.task, renderer)
+        return await self._collect(started.model_id, started.task, renderer)
+
+    async def start(
+        self, turn: ChatTurn, caller: Caller, headers: Mapping[str, str]
+    ) -> StartedTurn:
+        """Plan and start one turn; every API surface (chat completions, Responses,
+        Messages) reads its events and encodes them its own way, then calls ``finish``."""
         generation = self._state.generation
         target = generation.catalog.resolve(turn.model)
         if len(self._state.turns) >= self._state.max_turns:
@@ -75,10 +96,13 @@ class ChatService:
         plan = await Planner(self._state, generation).plan(turn, target, caller.namespace, headers)
         ref = session_ref(headers, caller.namespace, plan.history_key) if plan.history_key else None
         task = self._start_turn(turn, plan, ref, headers, caller)
-        renderer = ContentRenderer(show_tool_calls=plan.show_tool_calls)
-        if turn.stream:
-            return await self._stream(turn, plan.model_id, task, renderer)
-        return await self._collect(plan.model_id, task, renderer)
+        return StartedTurn(plan.model_id, plan.show_tool_calls, task, ref)
+
+    async def finish(self, started: StartedTurn) -> None:
+        """Release a started turn (cancelling it if it still runs); always call it."""
+        # Synchronous bookkeeping first: under a cancelled scope every await raises again.
+        self._state.turns.discard(started.task)
+        await started.task.close()
 
     def _start_turn(
         self,
