@@ -75,7 +75,7 @@ class Planner:
             if background:
                 return await self._plain(model_id, team.model, turn)
             teams = (await self._engine()).teams
-            session = session_ref(headers, namespace, model_id)
+            session = session_ref(headers, namespace, model_id, turn.user_session)
             facts = TurnFacts(
                 session_id=session.session_id if session else None, namespace=namespace
             )
@@ -111,7 +111,7 @@ class Planner:
                 usage,
             )
         runtime = (await self._engine()).runtime
-        session = session_ref(headers, namespace, agent_id)
+        session = session_ref(headers, namespace, agent_id, turn.user_session)
         facts = TurnFacts(session_id=session.session_id if session else None, namespace=namespace)
         return Plan(
             agent_id,
@@ -151,7 +151,7 @@ class Planner:
         config = self._generation.config
         candidates = self._generation.catalog.listed_agents()
         names = {a: config.agents[a].display_name or a for a in candidates}
-        ref = session_ref(headers, namespace, "auto")
+        ref = session_ref(headers, namespace, "auto", turn.user_session)
         store = self._state.store
         saved = await asyncio.to_thread(store.route, namespace, ref.session_id) if ref else None
         recent = saved[1] if saved else []

@@ -94,7 +94,11 @@ class ChatService:
                 headers={"Retry-After": "1"},
             )
         plan = await Planner(self._state, generation).plan(turn, target, caller.namespace, headers)
-        ref = session_ref(headers, caller.namespace, plan.history_key) if plan.history_key else None
+        ref = (
+            session_ref(headers, caller.namespace, plan.history_key, turn.user_session)
+            if plan.history_key
+            else None
+        )
         task = self._start_turn(turn, plan, ref, headers, caller)
         return StartedTurn(plan.model_id, plan.show_tool_calls, task, ref)
 

@@ -15,6 +15,7 @@ from typing import Any
 
 from server.errors import InvalidRequest
 from server.openai.client_tools import ClientToolUse, parse_client_tools
+from server.sessions.ids import user_session
 
 ROLES = frozenset({"system", "developer", "user", "assistant", "tool", "function"})
 
@@ -38,6 +39,7 @@ class ChatTurn:
     stream: bool = False
     include_usage: bool = False
     client: ClientToolUse | None = None  # the client's own tools, and results it sends back
+    user_session: str | None = None  # a session from the body's ``user``, when it has one
 
 
 def decode_body(raw: bytes) -> dict[str, Any]:
@@ -184,6 +186,7 @@ def parse_chat_turn(body: dict[str, Any]) -> ChatTurn:
     user_text = messages[last_user][1]
     prompt = f"{system_text}\n\n{user_text}" if system_text else user_text
     client = parse_client_tools(body, body["messages"], [text for _, text in messages], last_user)
+    first_user = next(text for role, text in messages if role == "user")
     prior = [
         PriorMessage(role, text)
         for role, text in messages[:last_user]
@@ -197,4 +200,5 @@ def parse_chat_turn(body: dict[str, Any]) -> ChatTurn:
         stream=stream,
         include_usage=include_usage,
         client=client,
+        user_session=user_session(body.get("user"), model, first_user),
     )
