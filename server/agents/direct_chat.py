@@ -65,6 +65,10 @@ class DirectChat:
             )
         return client
 
+    def http_client(self, model: ModelConfig) -> httpx.AsyncClient:
+        """The pooled client for this model's endpoint (embeddings relays share it)."""
+        return self._client(endpoint_of(model), model.timeout_seconds)
+
     def _auth(self, model: ModelConfig) -> dict[str, str]:
         """The provider key's header, looked up once per config like the agent runtime's."""
         where = (model.api_key_env, model.api_key_keyring)

@@ -7,7 +7,10 @@ from collections.abc import AsyncIterator
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 
+from server.agents.model_config import resolve_model_config
 from server.chat.service import Caller, ChatService
+from server.config import ModelConfig
+from server.embeddings.relay import parse_embeddings, relay_embeddings
 from server.errors import NotFound, PayloadTooLarge
 from server.openai.chat_request import decode_body
 from server.openai.request_schema import CHAT_COMPLETIONS_OPENAPI, MODELS_OPENAPI
@@ -71,9 +74,33 @@ async def chat_completions(request: Request) -> Response:
     return Response(result.model_dump_json(), media_type="application/json")
 
 
+@router.post("/embeddings")
+async def embeddings(request: Request) -> Response:
+    _caller(request)
+    state = _state(request)
+    raw = await _read_body(request, state.generation.config.server.max_body_bytes)
+    requested, body = parse_embeddings(decode_body(raw))
+    model = await _embeddings_model(state)
+    answer = await relay_embeddings(state.direct.http_client(model), model, requested, body)
+    return JSONResponse(answer)
+
+
+async def _embeddings_model(state: ServerState) -> ModelConfig:
+    """``embeddings.model`` of config.yaml, else the default model (configured or detected)."""
+    generation = state.generation
+    config = generation.config
+    if config.embeddings_model is not None:
+        return config.embeddings_model
+    default = await generation.runtime.resolved_default()
+    return resolve_model_config(config, default, "default")
+
+
 @router.api_route(
     "/{path:path}", methods=["GET", "POST", "PUT", "PATCH", "DELETE"], include_in_schema=False
 )
 async def unknown_path(request: Request, path: str) -> JSONResponse:
     _caller(request)
-    raise NotFound(f"Unknown path /v1/{path}. Traymind serves /v1/models and /v1/chat/completions.")
+    raise NotFound(
+        f"Unknown path /v1/{path}. Traymind serves /v1/models, /v1/chat/completions, "
+        "/v1/embeddings and the other endpoints listed in its docs/api.md."
+    )
