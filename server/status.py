@@ -62,6 +62,7 @@ class RunTicket:
     session: str | None
     started: float = field(default_factory=time.monotonic)
     namespace: str | None = None
+    stored_turns: int | None = None  # the session's turns in the history store, once saved
 
 
 def _shown(record: SessionStatus | RequestRecord) -> dict[str, Any]:
@@ -187,8 +188,9 @@ class StatusHub:
                 entry = self.sessions[ticket.session]
                 entry.streaming = False
                 entry.last_activity = time.time()
-                if status < 400:
-                    entry.turns += 1
+                if status < 400:  # the stored count: it survives restarts, unlike this hub
+                    stored = ticket.stored_turns
+                    entry.turns = stored if stored is not None else entry.turns + 1
             self.recent.append(
                 RequestRecord(
                     time.time(), ticket.model, ticket.session, status, latency_ms, ticket.namespace

@@ -20,7 +20,15 @@ from pydantic_ai.usage import RunUsage
 from server.agents import client_tools
 from server.agents.default_model import DefaultModel
 from server.agents.event_mapping import EventMapper
-from server.agents.events import ClientToolCalls, RunDone, RunEvent, ToolFinished, ToolStarted
+from server.agents.events import (
+    ClientToolCalls,
+    RunDone,
+    RunEvent,
+    TextDelta,
+    ToolFinished,
+    ToolStarted,
+)
+from server.agents.inputs import NOT_SEEN, model_inputs
 from server.agents.instructions import agent_instructions
 from server.agents.models import ModelRegistry
 from server.agents.turn import TurnFacts
@@ -31,6 +39,7 @@ from server.knowledge.agent_tools import knowledge_instructions, knowledge_tools
 from server.mcp.manager import McpManager
 from server.memory import MemoryService
 from server.memory.agent_tools import memory_instructions, memory_tools
+from server.openai.attachments import Attachment
 from server.openai.chat_request import PriorMessage
 from server.openai.client_tools import ClientCall, ClientToolUse
 from server.providers.failures import from_model_error
@@ -113,6 +122,7 @@ class AgentRuntime:
         prior: Sequence[PriorMessage],
         turn: TurnFacts | None = None,
         client: ClientToolUse | None = None,
+        attachments: Sequence[Attachment] = (),
     ) -> AsyncIterator[RunEvent]:
         """Run one turn after the stored turns, or else after the client's earlier messages.
 
@@ -143,7 +153,12 @@ class AgentRuntime:
                         agent_id, prompt, client, facts, history, stored_count
                     )
                     options["deferred_tool_results"] = client_tools.deferred_results(client)
-            user_prompt = None if client is not None and client.resumes else prompt
+            user_prompt: Any = None if client is not None and client.resumes else prompt
+            if attachments and user_prompt is not None:
+                if self.models.config_for(model_name).takes_images:
+                    user_prompt = [prompt, *model_inputs(attachments)]
+                else:
+                    yield TextDelta(NOT_SEEN)
             async with agent.run_stream_events(
                 user_prompt, message_history=history, deps=facts, **options
             ) as events:

@@ -96,7 +96,8 @@ class Planner:
         if background:
             return await self._plain(agent_id, agent.model, turn)
         client = turn.client if agent.client_tools else None
-        model = None if client else await self._direct_model(agent, agent.model)
+        runtime_only = client or turn.attachments
+        model = None if runtime_only else await self._direct_model(agent, agent.model)
         if model is not None:
             direct = self._state.direct
             instructions = "\n\n".join(agent_instructions(agent_id, agent))
@@ -118,7 +119,9 @@ class Planner:
             agent_id,
             agent.model,
             agent.show_tool_calls,
-            lambda s, p: runtime.run_agent(agent_id, turn.prompt, s, p, facts, client),
+            lambda s, p: runtime.run_agent(
+                agent_id, turn.prompt, s, p, facts, client, turn.attachments
+            ),
             usage,
         )
 

@@ -27,6 +27,7 @@ from server.openai.wire import (
     Usage,
 )
 from server.sessions import SessionRef, session_ref
+from server.sessions.attachments import keep_out
 from server.status import client_kind
 
 if TYPE_CHECKING:
@@ -56,6 +57,11 @@ class StartedTurn:
     session: SessionRef | None
 
 
+def _store_turn(state: ServerState, ref: SessionRef, turn_json: bytes) -> int:
+    """Store a completed turn, its attachments as files beside the store (off the loop)."""
+    return state.store.append_turn(ref, keep_out(turn_json, state.data_dir))
+
+
 def completion_id() -> str:
     return "chatcmpl-" + secrets.token_hex(12)
 
@@ -74,7 +80,7 @@ class ChatService:
         self, body: dict[str, object], caller: Caller, headers: Mapping[str, str]
     ) -> ChatCompletion | AsyncIterator[bytes]:
         """A whole completion, or an SSE byte stream whose first event is already known."""
-        turn = parse_chat_turn(body)
+        turn = parse_chat_turn(body, self._state.generation.config.server.max_image_bytes)
         started = await self.start(turn, caller, headers)
         renderer = ContentRenderer(show_tool_calls=started.show_tool_calls)
         if turn.stream:
@@ -143,7 +149,7 @@ class ChatService:
                         if isinstance(event, RunDone):
                             if ref is not None and event.new_messages_json is not None:
                                 ticket.stored_turns = await asyncio.to_thread(
-                                    state.store.append_turn, ref, event.new_messages_json
+                                    _store_turn, state, ref, event.new_messages_json
                                 )
                             event = RunDone(
                                 event.input_tokens + extra_in,

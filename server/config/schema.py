@@ -78,7 +78,15 @@ class ModelConfig(Section):
     )
     context_window: int | None = Field(default=None, gt=0)
     timeout_seconds: float = Field(default=120, gt=0)
+    vision: bool | None = None  # takes images and PDFs; unset: only providers known to
     extra_kwargs: dict[str, Any] = {}
+
+    @property
+    def takes_images(self) -> bool:
+        """``vision``, else true for Anthropic and OpenAI's own API (their models take images)."""
+        if self.vision is not None:
+            return self.vision
+        return self.provider == "anthropic" or self.base_url is None
 
     @model_validator(mode="before")
     @classmethod
@@ -289,6 +297,7 @@ class ServerSettings(Section):
     cors_origins: list[str] = []
     trusted_proxies: list[str] = []
     max_body_bytes: int = Field(default=8 * 1024 * 1024, gt=0)
+    max_image_bytes: int = Field(default=20_000_000, gt=0)  # per image or file, decoded
     header_timeout_seconds: float = Field(default=5, gt=0)
     body_timeout_seconds: float = Field(default=30, gt=0)
     max_concurrent_runs: int = Field(default=512, gt=0)

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from server.errors import InvalidRequest
+from server.openai.attachments import Attachment, attachments_of
 from server.openai.client_tools import ClientToolUse, parse_client_tools
 from server.sessions.ids import user_session
 
@@ -40,6 +41,7 @@ class ChatTurn:
     include_usage: bool = False
     client: ClientToolUse | None = None  # the client's own tools, and results it sends back
     user_session: str | None = None  # a session from the body's ``user``, when it has one
+    attachments: tuple[Attachment, ...] = ()  # images and PDFs of the last user message
 
 
 def decode_body(raw: bytes) -> dict[str, Any]:
@@ -161,6 +163,14 @@ def _validated_messages(body: dict[str, Any]) -> list[tuple[str, str]]:
     return result
 
 
+def _has_attachment(body: dict[str, Any], index: int) -> bool:
+    content = body["messages"][index].get("content")
+    kinds = ("image_url", "file")
+    return isinstance(content, list) and any(
+        isinstance(p, dict) and p.get("type") in kinds for p in content
+    )
+
+
 def parse_model(body: dict[str, Any]) -> str:
     model = body.get("model")
     if model is None:
@@ -170,7 +180,7 @@ def parse_model(body: dict[str, Any]) -> str:
     return model.strip()
 
 
-def parse_chat_turn(body: dict[str, Any]) -> ChatTurn:
+def parse_chat_turn(body: dict[str, Any], max_image_bytes: int = 20_000_000) -> ChatTurn:
     """The agent turn a request asks for; raises ``InvalidRequest`` with the offending param."""
     model = parse_model(body)
     stream = _flag(body, "stream")
@@ -178,7 +188,7 @@ def parse_chat_turn(body: dict[str, Any]) -> ChatTurn:
     messages = _validated_messages(body)
 
     last_user = max((i for i, (role, _) in enumerate(messages) if role == "user"), default=-1)
-    if last_user < 0 or not messages[last_user][1].strip():
+    if last_user < 0 or not (messages[last_user][1].strip() or _has_attachment(body, last_user)):
         raise InvalidRequest("The request has no user message text.", param="messages")
     system_text = "\n\n".join(
         text for role, text in messages if role in ("system", "developer") and text.strip()
@@ -187,6 +197,8 @@ def parse_chat_turn(body: dict[str, Any]) -> ChatTurn:
     prompt = f"{system_text}\n\n{user_text}" if system_text else user_text
     client = parse_client_tools(body, body["messages"], [text for _, text in messages], last_user)
     first_user = next(text for role, text in messages if role == "user")
+    raw_last = body["messages"][last_user].get("content")
+    attachments = attachments_of(raw_last, last_user, max_image_bytes)
     prior = [
         PriorMessage(role, text)
         for role, text in messages[:last_user]
@@ -201,4 +213,5 @@ def parse_chat_turn(body: dict[str, Any]) -> ChatTurn:
         include_usage=include_usage,
         client=client,
         user_session=user_session(body.get("user"), model, first_user),
+        attachments=attachments,
     )

@@ -164,8 +164,8 @@ class HistoryStore:
         picked.reverse()
         return picked
 
-    def append_turn(self, ref: SessionRef, messages: bytes) -> None:
-        """Store one complete turn atomically."""
+    def append_turn(self, ref: SessionRef, messages: bytes) -> int:
+        """Store one complete turn atomically; the session's number of turns now."""
         try:
             with self._lock:
                 db = self.db
@@ -195,6 +195,7 @@ class HistoryStore:
                 self._write_worked()
         except (sqlite3.Error, OSError) as exc:
             raise self._write_failed("the conversation turn", exc) from exc
+        return int(seq)  # turns are numbered 1, 2, ... and never deleted
 
     def turn_count(self, ref: SessionRef) -> int:
         with self._lock:
