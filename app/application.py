@@ -19,16 +19,22 @@ from PySide6.QtCore import QObject, QUrl, Signal
 from PySide6.QtGui import QDesktopServices, QGuiApplication
 from PySide6.QtWidgets import QApplication, QSystemTrayIcon, QWidget
 
+from app.about_dialog import AboutDialog
+from app.agents_window import AgentsWindow
 from app.autostart import Autostart
+from app.chat_access import ChatAccess
+from app.chat_window import ChatWindow
 from app.connect_dialog import ConnectDialog
 from app.keys_dialog import KeysDialog
 from app.models_dialog import ModelsDialog
+from app.path_dialog import PathDialog, config_dialog, logs_dialog
 from app.server_controller import Problem, ServerController
 from app.settings import Settings, SettingsFile, effective_options
 from app.settings_dialog import SettingsDialog
 from app.single_instance import SingleInstance
 from app.status_window import StatusWindow
 from app.tray import Tray, TrayMenu
+from app.welcome_window import FirstRun, WelcomeWindow
 from server.runner import ServeOptions
 
 log = logging.getLogger(__name__)
@@ -92,7 +98,16 @@ class TraymindApp(QObject):
         self.keys_dialog: KeysDialog | None = None
         self.connect_dialog: ConnectDialog | None = None
         self.models_dialog: ModelsDialog | None = None
+        self.agents_window: AgentsWindow | None = None
         self.settings_dialog: SettingsDialog | None = None
+        self.about_dialog: AboutDialog | None = None
+        self.path_dialog: PathDialog | None = None  # a path no desktop program opened
+        self.chat_access = ChatAccess(self.controller)  # the chat's own credential, in memory
+        self.chat_window: ChatWindow | None = None
+        self.welcome_window: WelcomeWindow | None = None
+        self.first_run = FirstRun(
+            self.controller, lambda: self.settings.welcome_completed, self.show_welcome
+        )
         self._quitting = False
         self.instance = instance
         if instance is not None:
@@ -175,11 +190,34 @@ class TraymindApp(QObject):
             self.models_dialog = ModelsDialog(self.controller)
         self._present(self.models_dialog)
 
+    def show_agents(self) -> None:
+        if self.agents_window is None:
+            self.agents_window = AgentsWindow(self.controller)
+        self._present(self.agents_window)
+
+    def show_chat(self) -> None:
+        if self.chat_window is None:
+            self.chat_window = ChatWindow(self.controller, self.chat_access)
+        self._present(self.chat_window)
+
+    def show_welcome(self) -> None:
+        if self.welcome_window is None:
+            self.welcome_window = WelcomeWindow(
+                self.controller, self.chat_access, self.set_allow_unauthenticated
+            )
+            self.welcome_window.completed.connect(
+                lambda: self._save(replace(self.settings, welcome_completed=True))
+            )
+        self._present(self.welcome_window)
+
     def show_status(self) -> None:
         self._present(self.status_window)
 
     def open_config(self) -> None:
-        self.opener(self.controller.config_path())
+        path = self.controller.config_path()
+        if not self.opener(path):
+            actions = (("Models…", self.show_models), ("Reload config", self.reload_config))
+            self._show_path(config_dialog(path, actions))
 
     def reload_config(self) -> None:
         self.controller.reload_config()
@@ -187,7 +225,19 @@ class TraymindApp(QObject):
     def open_logs(self) -> None:
         folder = self.controller.logs_dir()
         folder.mkdir(parents=True, exist_ok=True)
-        self.opener(folder)
+        if not self.opener(folder):
+            self._show_path(logs_dialog(folder, (("Status…", self.show_status),)))
+
+    def _show_path(self, dialog: PathDialog) -> None:
+        if self.path_dialog is not None:
+            self.path_dialog.close()
+        self.path_dialog = dialog
+        self._present(dialog)
+
+    def show_about(self) -> None:
+        if self.about_dialog is None:
+            self.about_dialog = AboutDialog(self.controller)
+        self._present(self.about_dialog)
 
     def show_settings(self) -> None:
         dialog = SettingsDialog(
@@ -211,9 +261,15 @@ class TraymindApp(QObject):
             self.tray.icon.hide()
         self.status_window.quit_on_close = False
         dialogs = (self.keys_dialog, self.connect_dialog, self.models_dialog)
+        dialogs += (self.about_dialog, self.path_dialog)
+        dialogs += (self.agents_window,)
         for window in (self.status_window, *dialogs):
             if window is not None:
                 window.close()
+        for chat in (self.chat_window, self.welcome_window):
+            if chat is not None:
+                chat.chat.shutdown()
+                chat.close()
         if self.settings_dialog is not None:
             self.settings_dialog.close()
         if self.instance is not None:

@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from server.cli.main import SERVER_COMMANDS
 from server.cli.main import main as server_main
 from server.cli.serve import add_serve_arguments, serve, serve_options
+from server.version import version
 
 
 def has_display() -> bool:
@@ -32,6 +33,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         description="Traymind: your AI agents in the tray, served to any chat app. "
         f"Subcommands: {', '.join(SERVER_COMMANDS)} (see `traymind serve --help`).",
     )
+    parser.add_argument("--version", action="version", version=f"traymind {version()}")
     add_serve_arguments(parser)
     args = parser.parse_args(args_list)
     if not has_display():

@@ -1,4 +1,8 @@
-"""Connect a chat app: ready-to-paste setup for LibreChat, Open WebUI and the SDK."""
+"""Connect a chat app: ready-to-paste setup for LibreChat, Open WebUI and the SDK.
+
+LibreChat gets two tabs: the endpoint entry to add to an existing librechat.yaml, and
+a whole file for a new one.
+"""
 
 from __future__ import annotations
 
@@ -17,14 +21,36 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.chat_snippets import Pairing, docker_note, librechat_yaml, openwebui_text, sdk_text
+from app.chat_snippets import (
+    Pairing,
+    docker_note,
+    librechat_entry,
+    librechat_yaml,
+    openwebui_text,
+    sdk_text,
+)
+from app.coding_tool_snippets import (
+    aider_text,
+    claude_code_text,
+    cline_text,
+    codex_text,
+    continue_text,
+    zed_text,
+)
 from app.icons import app_icon
 from app.server_controller import ServerController
 
 SNIPPETS: tuple[tuple[str, Callable[[Pairing], str]], ...] = (
-    ("LibreChat", librechat_yaml),
+    ("LibreChat", librechat_entry),
+    ("LibreChat (new file)", librechat_yaml),
     ("Open WebUI", openwebui_text),
     ("OpenAI SDK", sdk_text),
+    ("Continue", continue_text),
+    ("Cline", cline_text),
+    ("Aider", aider_text),
+    ("Zed", zed_text),
+    ("Claude Code", claude_code_text),
+    ("Codex CLI", codex_text),
     ("Docker", docker_note),
 )
 

@@ -4,6 +4,8 @@ Keyring calls can block (a Secret Service waiting on D-Bus, a locked keychain),
 so every store call runs in the background and the dialog updates when it
 returns. A new key lives only in the one-time field, and on the clipboard if the
 user copies it; the field is cleared when the dialog closes and nothing logs it.
+Revoking that very key clears it at once (and from the clipboard, if it is still
+there): a dead key must not sit on screen under "paste it into your chat app now".
 """
 
 from __future__ import annotations
@@ -58,6 +60,7 @@ class KeysDialog(QDialog):
         self._jobs = Jobs()
         self._store: KeyStore | None = None
         self._infos: list[KeyInfo] = []
+        self._shown_id: str | None = None  # the key id of the key shown once, if any
         self.confirm_box: QMessageBox | None = None
         self.setWindowTitle("Traymind API keys")
         self.setWindowIcon(app_icon())
@@ -186,6 +189,7 @@ class KeysDialog(QDialog):
         info, key = result
         self.label_edit.clear()
         self._show_new_key(key)
+        self._shown_id = info.id
         self.copy_new_key()
         self.message.setText(f"Created key “{info.label}” (fingerprint {info.fingerprint}).")
         self.controller.keys_changed()
@@ -194,6 +198,8 @@ class KeysDialog(QDialog):
         self.reload()
 
     def _show_new_key(self, key: str | None) -> None:
+        if key is None:
+            self._shown_id = None
         self.new_key.setText(key or "")
         for widget in (self.new_key_note, self.new_key, self.copy_button):
             widget.setVisible(key is not None)
@@ -241,7 +247,14 @@ class KeysDialog(QDialog):
             self._jobs.run(lambda: store.revoke(label), self._revoked, self._failed)
 
     def _revoked(self, info: KeyInfo) -> None:
-        self.message.setText(f"Revoked “{info.label}”: it no longer gets in.")
+        text = f"Revoked “{info.label}”: it no longer gets in."
+        if info.id == self._shown_id:
+            clipboard = QGuiApplication.clipboard()
+            if self.new_key.text() and clipboard.text() == self.new_key.text():
+                clipboard.clear()
+            self._show_new_key(None)
+            text += " It was the key shown here, so it is gone from this window and the clipboard."
+        self.message.setText(text)
         self.controller.keys_changed()
         self.reload()
 

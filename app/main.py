@@ -5,6 +5,9 @@ single-instance check before any server starts, then the app object. Python's
 signal handlers only run when the interpreter gets control, which Qt's event loop
 never gives it on its own: a short periodic timer does, so SIGINT and SIGTERM quit
 cleanly (the server stops, open streams end) instead of being ignored.
+
+Once the server first answers (or fails to start), one line on stdout says where the
+app is and its URL: a tray icon is easy to miss, and ``make run`` otherwise says nothing.
 """
 
 from __future__ import annotations
@@ -46,6 +49,30 @@ def install_signal_handlers(quit_app: Callable[[], None], parent: QObject) -> QT
     return timer
 
 
+def where_line(url: str | None, in_tray: bool, problem: str | None = None) -> str:
+    """``Traymind is running in your system tray: http://127.0.0.1:8765/v1``."""
+    place = "in your system tray" if in_tray else "in its status window (no system tray found)"
+    if url:
+        return f"Traymind is running {place}: {url}"
+    return f"Traymind is running {place}, but its server did not start: {problem}"
+
+
+def tell_where_once(app: TraymindApp) -> None:
+    """Print ``where_line`` once the server first runs or fails (a windowed build has no stdout)."""
+    controller = app.controller
+
+    def on_phase(phase: str) -> None:
+        if phase not in ("running", "error"):
+            return
+        controller.phase_changed.disconnect(on_phase)
+        failure = controller.failure
+        line = where_line(controller.url, app.tray is not None, failure and failure.headline)
+        if sys.stdout is not None:
+            print(line, flush=True)
+
+    controller.phase_changed.connect(on_phase)
+
+
 def _say(text: str) -> None:
     if sys.stderr is not None:  # a windowed build has none
         print(text, file=sys.stderr, flush=True)
@@ -75,6 +102,7 @@ def run_tray(options: ServeOptions) -> int:
     qapp.aboutToQuit.connect(app.quit)  # a session logout ends the server too
     signal_timer = install_signal_handlers(app.quit, app)
     log.info("Traymind tray app starting (log: %s)", log_path)
+    tell_where_once(app)
     app.start()
     code = qapp.exec()
     signal_timer.stop()

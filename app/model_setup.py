@@ -3,8 +3,10 @@
 Why a text edit instead of load-and-dump: PyYAML drops comments, and config.yaml is
 the user's file, full of their comments. The edit finds the ``models.default`` entry
 through PyYAML's node positions and replaces only those lines (or adds a block), so
-everything else stays byte for byte; the result is validated before it is written.
-No Qt here: the dialog calls these off the GUI thread.
+everything else stays byte for byte; the result is validated before it is written,
+and a file that does not load as it is is not touched. ``saved_default`` reads back
+what was saved, so the dialog opens on it. No Qt here: the dialog calls these off the
+GUI thread.
 """
 
 from __future__ import annotations
@@ -18,8 +20,10 @@ import httpx
 import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode
 
-from server.config import parse_config
-from server.keys.provider_keys import set_provider_key
+from server.config import ConfigError, ModelConfig, parse_config
+from server.config.yaml_file import YamlProblem, read_yaml
+from server.keys.backends import KeyringUnavailable
+from server.keys.provider_keys import delete_provider_key, set_provider_key
 
 LIST_TIMEOUT = 5.0
 KEY_NAME = "default"  # the provider key of models.default, as stored by set_provider_key
@@ -45,8 +49,74 @@ PRESETS: tuple[Preset, ...] = (
 )
 
 
+NOT_LOADABLE = (
+    "Not saved: {name} cannot be loaded as it is, so Traymind did not write to it. Fix it "
+    "first (Open config in the menu), then save again.\n{problem}"
+)
+
+
 class ModelSetupError(Exception):
     """Listing or saving failed; the message is a sentence for a person."""
+
+
+@dataclass(frozen=True, slots=True)
+class SavedModel:
+    """``models.default`` as config.yaml holds it now: what the dialog opens on."""
+
+    provider: str
+    id: str
+    base_url: str | None
+    api_key_env: str | None
+    api_key_keyring: str | None
+
+    def same_place(self, provider: str, base_url: str | None) -> bool:
+        """Is ``provider`` at ``base_url`` where this model is (so its stored key belongs)?"""
+        return provider == self.provider and _norm_url(base_url) == _norm_url(self.base_url)
+
+
+def _norm_url(url: str | None) -> str:
+    return (url or "").strip().rstrip("/")
+
+
+def check_loads(path: Path, text: str) -> dict[str, object]:
+    """``text`` (of config file ``path``) parsed as the server loads it, else ``ConfigError``.
+
+    The same reader and schema as the server's, so a problem reads as the status window
+    tells it, never as PyYAML's own message (which quotes the line, maybe a secret).
+    """
+    try:
+        data = read_yaml(text)
+    except YamlProblem as exc:
+        raise ConfigError([exc.problem], path=path) from None
+    parse_config(data, source=path.name, base_dir=path.parent.resolve())
+    return data if isinstance(data, dict) else {}
+
+
+def saved_default(path: Path) -> SavedModel | None:
+    """The ``models.default`` that config.yaml names, or None (none, or the file is invalid)."""
+    try:
+        text = path.read_text(encoding="utf-8")
+        config = parse_config(read_yaml(text), source=path.name, base_dir=path.parent.resolve())
+    except (OSError, UnicodeDecodeError, YamlProblem, ConfigError):
+        return None
+    model: ModelConfig | None = config.models.get("default")
+    if model is None:
+        return None
+    return SavedModel(
+        model.provider, model.id, model.base_url, model.api_key_env, model.api_key_keyring
+    )
+
+
+def preset_index(saved: SavedModel) -> int:
+    """The preset a saved model was made with: by provider, then by base URL; else Other."""
+    for index, preset in enumerate(PRESETS):
+        if preset.provider != saved.provider:
+            continue
+        if preset.provider == "anthropic" or _norm_url(preset.base_url) == _norm_url(
+            saved.base_url
+        ):
+            return index
+    return next(i for i, p in enumerate(PRESETS) if p.name.startswith("Other"))
 
 
 def list_models(
@@ -132,9 +202,11 @@ def _last_line(node: Node) -> int:
 def with_default_model(text: str, entry: dict[str, str]) -> str:
     """``text`` with ``models.default`` set to ``entry``; every other line is kept."""
     try:
+        read_yaml(text)
         root = yaml.compose(text)
-    except yaml.YAMLError as exc:
-        raise ModelSetupError(f"config.yaml is not valid YAML; fix it first ({exc}).") from None
+    except YamlProblem as exc:
+        problem = ConfigError([exc.problem])
+        raise ModelSetupError(NOT_LOADABLE.format(name="config.yaml", problem=problem)) from None
     lines = text.splitlines(keepends=True)
     if lines and not lines[-1].endswith("\n"):
         lines[-1] += "\n"
@@ -171,16 +243,23 @@ def save_default_model(
     key: str | None = None,
     backend: str | None = None,
     data_dir: Path | None = None,
-) -> None:
+) -> bool:
     """Write ``models.default`` into the config file, only if the result is a valid config.
 
-    With ``key``, the key is first stored (``set_provider_key`` under the entry's
-    ``api_key_keyring``, in the OS keyring or, for backend ``file``, the data dir) and
-    only its name is written; ``KeyringUnavailable`` leaves config.yaml untouched.
+    A config file that does not load as it is is left alone (``ModelSetupError`` with the
+    server's own description of the problem). With ``key``, the key is first stored
+    (``set_provider_key`` under the entry's ``api_key_keyring``, in the OS keyring or, for
+    backend ``file``, the data dir) and only its name is written; ``KeyringUnavailable``
+    leaves config.yaml untouched. The key this dialog stored (``KEY_NAME``) is forgotten
+    once nothing in the file names it any more: True when that happened.
     """
     text = path.read_text(encoding="utf-8")
+    try:
+        before = check_loads(path, text)
+    except ConfigError as exc:
+        raise ModelSetupError(NOT_LOADABLE.format(name=path.name, problem=exc)) from None
     updated = with_default_model(text, entry)
-    parse_config(yaml.safe_load(updated), source=path.name, base_dir=path.parent)
+    after = check_loads(path, updated)
     if key:
         name = entry.get("api_key_keyring")
         if not name:
@@ -195,3 +274,21 @@ def save_default_model(
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+    if not names_key(before, KEY_NAME) or names_key(after, KEY_NAME):
+        return False
+    try:
+        delete_provider_key(KEY_NAME, backend, data_dir)
+    except (KeyringUnavailable, OSError, ValueError):
+        return False  # config.yaml no longer uses it; a key left behind is only untidy
+    return True
+
+
+def names_key(data: object, name: str) -> bool:
+    """Does any ``api_key_keyring`` in the parsed config name the stored key ``name``?"""
+    if isinstance(data, dict):
+        return data.get("api_key_keyring") == name or any(
+            names_key(value, name) for value in data.values()
+        )
+    if isinstance(data, list):
+        return any(names_key(value, name) for value in data)
+    return False

@@ -4,10 +4,17 @@ Listing models and saving run in the background (a provider may be slow or far
 away); saving writes config.yaml through ``model_setup`` and reloads it live. A typed
 API key goes to the OS keyring (or the chosen 0600 file fallback) under the name
 ``default``; config.yaml only gets ``api_key_keyring: default``.
+
+It opens on what config.yaml saved (provider, URL, model). A stored key is never
+shown: the key field says one is stored, and left blank it keeps that key, for the
+same provider at the same URL only (it is never sent anywhere else). The notes under
+the model list change as you type; above it nothing moves, so a click lands on the
+model you aimed at.
 """
 
 from __future__ import annotations
 
+from PySide6.QtGui import QShowEvent
 from PySide6.QtWidgets import (
     QComboBox,
     QDialog,
@@ -27,13 +34,16 @@ from app.model_setup import (
     KEY_NAME,
     PRESETS,
     Preset,
+    SavedModel,
     default_entry,
     list_models,
+    preset_index,
     save_default_model,
+    saved_default,
 )
-from app.server_controller import ServerController
+from app.server_controller import Problem, ServerController
 from server.keys.backends import KeyringUnavailable
-from server.keys.provider_keys import check_provider_keyring
+from server.keys.provider_keys import check_provider_keyring, get_provider_key
 
 KEY_NOTE = (
     "The key itself never goes in config.yaml: set {env} in the environment or in the .env "
@@ -47,6 +57,13 @@ NO_KEYRING = (
     "No usable OS keyring, so a key cannot be stored here: name the environment variable "
     "that holds it under Key variable instead."
 )
+KEY_PLACEHOLDER = "kept in the OS keyring, never in config.yaml"
+KEPT_PLACEHOLDER = "a key is stored for this provider; leave blank to keep it"
+KEPT_NOTE = (
+    "A key is stored for this provider (it is never shown): leave the field blank to keep "
+    "it, or type a new one to replace it."
+)
+FORGOT_NOTE = " The key stored for the previous provider was removed: nothing uses it now."
 
 
 class ModelsDialog(QDialog):
@@ -56,6 +73,9 @@ class ModelsDialog(QDialog):
         super().__init__(parent)
         self.controller = controller
         self._jobs = Jobs()
+        self.saved: SavedModel | None = None
+        self._saving: str | None = None  # the model id saved, until its reload is done
+        self._forgot = ""
         self.setWindowTitle("Traymind models")
         self.setWindowIcon(app_icon())
         self.resize(560, 460)
@@ -70,12 +90,13 @@ class ModelsDialog(QDialog):
             self.preset.addItem(preset.name)
         self.preset.currentIndexChanged.connect(self._preset_changed)
         self.base_url = QLineEdit()
+        self.base_url.textChanged.connect(self._update_note)
         self.key_env = QLineEdit()
         self.key_env.setPlaceholderText("no key needed")
         self.key_env.textChanged.connect(self._update_note)
         self.api_key = QLineEdit()
         self.api_key.setEchoMode(QLineEdit.EchoMode.Password)
-        self.api_key.setPlaceholderText("kept in the OS keyring, never in config.yaml")
+        self.api_key.setPlaceholderText(KEY_PLACEHOLDER)
         self.api_key.textChanged.connect(self._update_note)
         self.keyring_usable = True
         self.key_note = QLabel()
@@ -102,11 +123,15 @@ class ModelsDialog(QDialog):
         layout = QVBoxLayout(self)
         layout.addWidget(self.intro)
         layout.addLayout(form)
-        layout.addWidget(self.key_note)
         layout.addWidget(self.models, 1)
+        layout.addWidget(self.key_note)  # below the list: its changes never move the list
         layout.addWidget(self.message)
         layout.addLayout(buttons)
         self._preset_changed(0)
+        self.load_saved()
+        controller.reloaded.connect(self._reload_done)
+        controller.phase_changed.connect(self._phase_changed)
+        controller.problem.connect(self._reload_problem)
         backend = controller.options.keystore
         self._jobs.run(lambda: check_provider_keyring(backend), None, self._keyring_failed)
 
@@ -116,6 +141,49 @@ class ModelsDialog(QDialog):
 
     def current_preset(self) -> Preset:
         return PRESETS[self.preset.currentIndex()]
+
+    # --- what config.yaml saved --------------------------------------------------------
+
+    def load_saved(self) -> None:
+        """Show the provider, URL and model config.yaml names (kept as is when it names none)."""
+        saved = saved_default(self.controller.config_path())
+        self.saved = saved
+        if saved is None:
+            self._update_note()
+            return
+        self.preset.blockSignals(True)
+        self.preset.setCurrentIndex(preset_index(saved))
+        self.preset.blockSignals(False)
+        preset = self.current_preset()
+        self.base_url.setText(saved.base_url or preset.base_url or "")
+        self.base_url.setEnabled(preset.provider == "openai")
+        self.key_env.setText(saved.api_key_env or "")
+        self.api_key.clear()
+        self.models.clear()
+        self.models.addItem(saved.id)
+        self.models.setCurrentRow(0)
+        self.message.setText(
+            f"Saved: agents answer with {saved.id}. Test the connection to list the "
+            "provider's other models."
+        )
+        self._update_note()
+
+    def kept_key_name(self) -> str | None:
+        """The stored key a blank key field keeps: the saved one, for the same provider only."""
+        saved = self.saved
+        if saved is None or not saved.api_key_keyring:
+            return None  # (an unusable keyring keeps the name all the same: blank means keep)
+        url = self.base_url.text().strip() or None
+        return (
+            saved.api_key_keyring if saved.same_place(self.current_preset().provider, url) else None
+        )
+
+    def showEvent(self, event: QShowEvent) -> None:
+        if not self.busy:
+            self.load_saved()  # reopened: what the file says now, not what was typed before
+        super().showEvent(event)
+
+    # --- the form ----------------------------------------------------------------------
 
     def _preset_changed(self, _index: int) -> None:
         preset = self.current_preset()
@@ -128,10 +196,14 @@ class ModelsDialog(QDialog):
 
     def _update_note(self, _text: str = "") -> None:
         env = self.key_env.text().strip()
+        kept = self.kept_key_name() is not None
+        self.api_key.setPlaceholderText(KEPT_PLACEHOLDER if kept else KEY_PLACEHOLDER)
         if not self.keyring_usable:
             text = NO_KEYRING
         elif self._key():
             text = STORED_NOTE
+        elif kept:
+            text = KEPT_NOTE
         else:
             text = KEY_NOTE.format(env=env) if env else ""
         self.key_note.setText(text)
@@ -149,36 +221,51 @@ class ModelsDialog(QDialog):
         self.api_key.setEnabled(False)
         self._update_note()
 
-    def test_connection(self) -> None:
-        preset, url, env = self.current_preset(), self.base_url.text().strip(), self._env()
-        key = self._key()
-        self._update_note()
-        self.message.setText("Asking the provider for its models…")
-        self.models.clear()
-        self._jobs.run(
-            lambda: list_models(preset.provider, url, env, key), self._listed, self._failed
-        )
-
     def _env(self) -> str | None:
         return self.key_env.text().strip() or None
 
     def _key(self) -> str | None:
         return (self.api_key.text().strip() or None) if self.keyring_usable else None
 
+    # --- testing -----------------------------------------------------------------------
+
+    def test_connection(self) -> None:
+        preset, url, env = self.current_preset(), self.base_url.text().strip(), self._env()
+        key, kept = self._key(), self.kept_key_name()
+        backend, data_dir = self.controller.options.keystore, self.controller.data_dir()
+        self._update_note()
+        self.message.setText("Asking the provider for its models…")
+        self.models.clear()
+
+        def work() -> list[str]:
+            return list_models(preset.provider, url, env, key or stored_key(kept))
+
+        def stored_key(name: str | None) -> str | None:
+            try:
+                return get_provider_key(name, backend, data_dir) if name else None
+            except KeyringUnavailable:
+                return None  # tested without it: the provider says whether it needs one
+
+        self._jobs.run(work, self._listed, self._failed)
+
     def _listed(self, ids: list[str]) -> None:
         self.models.addItems(ids)
         if ids:
-            self.models.setCurrentRow(0)
+            saved = self.saved.id if self.saved is not None else None
+            self.models.setCurrentRow(ids.index(saved) if saved in ids else 0)
             self.message.setText(f"Connected: {len(ids)} model(s). Choose one and save.")
         else:
             self.message.setText("Connected, but the provider lists no models.")
 
     def _failed(self, error: BaseException) -> None:
+        self._saving = None
         if isinstance(error, KeyringUnavailable):
             self._set_keyring_unusable()
             self.message.setText("Not saved: " + NO_KEYRING)
             return
         self.message.setText(str(error))
+
+    # --- saving ------------------------------------------------------------------------
 
     def save(self) -> None:
         item = self.models.currentItem()
@@ -187,17 +274,44 @@ class ModelsDialog(QDialog):
             return
         url = self.base_url.text().strip() or None
         key = self._key()
+        name = KEY_NAME if key else self.kept_key_name()
         provider = self.current_preset().provider
-        entry = default_entry(provider, url, item.text(), self._env(), KEY_NAME if key else None)
+        entry = default_entry(provider, url, item.text(), self._env(), name)
         path = self.controller.config_path()
         backend, data_dir = self.controller.options.keystore, self.controller.data_dir()
         self._jobs.run(
             lambda: save_default_model(path, entry, key, backend, data_dir),
-            self._saved,
+            lambda forgot: self._saved(entry["id"], forgot),
             self._failed,
         )
 
-    def _saved(self, _: object) -> None:
+    def _saved(self, model_id: str, forgot_key: bool) -> None:
         self.api_key.clear()
+        self.saved = saved_default(self.controller.config_path())
+        self._saving = model_id
+        self._forgot = FORGOT_NOTE if forgot_key else ""
         self.message.setText("Saved to config.yaml; reloading…")
+        self._update_note()
         self.controller.reload_config()
+
+    def _reload_done(self) -> None:
+        """The reload after a save finished: say so (the reloading line must not stay)."""
+        if self._saving is not None:
+            done = f"Saved and reloaded: agents now answer with {self._saving}."
+            self.message.setText(done + self._forgot)
+            self._saving = None
+
+    def _phase_changed(self, phase: str) -> None:
+        if phase == "running":  # saved while stopped: reloading started the server
+            self._reload_done()
+
+    def _reload_problem(self, problem: Problem) -> None:
+        if self._saving is None or problem.kind == "provider":  # a warning, not a failure
+            return
+        self._saving = None
+        if problem.kind in ("config", "reload"):
+            self.message.setText(f"Saved to config.yaml, but it did not load: {problem.headline}")
+        else:
+            self.message.setText(
+                f"Saved to config.yaml; the server did not start: {problem.headline}"
+            )

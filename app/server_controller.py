@@ -5,113 +5,38 @@ Why a controller between the UI and ``ServerHandle``: the handle's calls block
 background queue; the UI sees a phase (stopped, starting, running, stopping,
 error), ``Problem`` sentences instead of exceptions, and status news as Qt signals
 on the GUI thread (through ``StatusBridge``). The server never learns about Qt.
+
+A new port while serving is a move, not a restart: the new server starts first and
+the old one stops only once the new one listens, so a port that turns out to be
+taken (or any other start-up failure) leaves Traymind serving where it was.
 """
 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, replace
+from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, Literal
 
-import httpx
 from PySide6.QtCore import QObject, QTimer, Signal
 
 from app.background import Jobs
+from app.server_problems import Problem, describe_failure, probe_provider
 from app.status_bridge import StatusBridge
 from app.status_text import plural
 from server.config import ConfigError, locate_config
 from server.keys.client_keys import KeyStore
 from server.logging_setup import log_dir
 from server.paths import resolve_data_dir
-from server.runner import (
-    PortInUse,
-    ServeOptions,
-    ServerHandle,
-    StartupError,
-    bind_socket,
-    export_options,
-)
+from server.runner import ServeOptions, ServerHandle, export_options
 from server.security.host_guard import is_loopback_host
 from server.status import StatusHub
 
 log = logging.getLogger(__name__)
 
 Phase = Literal["stopped", "starting", "running", "stopping", "error"]
-ProblemKind = Literal["port_in_use", "config", "reload", "provider", "other"]
-PROBE_TIMEOUT = 3.0
 ALIVE_CHECK_MS = 2000
-
-
-@dataclass(frozen=True, slots=True)
-class Problem:
-    """Something a person must know: a failed start, a rejected reload, a warning."""
-
-    kind: ProblemKind
-    message: str
-    config_path: Path | None = None
-    free_port: int | None = None
-
-    @property
-    def headline(self) -> str:
-        """The first line, for the tray's status line and notifications."""
-        return self.message.splitlines()[0] if self.message else ""
-
-
-def next_free_port(host: str, after: int, tries: int = 100) -> int | None:
-    """The first port above ``after`` that ``host`` can listen on, or None."""
-    for port in range(after + 1, min(after + 1 + tries, 65536)):
-        try:
-            bind_socket(host, port).close()
-        except StartupError:
-            continue
-        return port
-    return None
-
-
-def describe_failure(exc: BaseException) -> Problem:
-    """A start-up exception as one human sentence (and the one-click fix, when there is one)."""
-    if isinstance(exc, PortInUse):
-        return Problem(
-            "port_in_use",
-            f"Port {exc.port} on {exc.host} is already in use by another program.",
-            free_port=next_free_port(exc.host, exc.port),
-        )
-    if isinstance(exc, ConfigError):
-        return Problem("config", str(exc), config_path=exc.path)
-    if isinstance(exc, StartupError | ValueError):
-        return Problem("other", str(exc))
-    log.error("the server could not start", exc_info=exc)
-    return Problem("other", f"The server could not start: {exc}. See the log for details.")
-
-
-def probe_provider(url: str) -> Problem | None:
-    """Warn when no model answers; the server runs either way. Blocking: call off the GUI."""
-    root = url.removesuffix("/v1")
-    with httpx.Client(timeout=PROBE_TIMEOUT, trust_env=False) as client:
-        try:
-            health = client.get(f"{root}/api/health").json()
-        except (httpx.HTTPError, ValueError):
-            return None
-        default = health.get("default_model") or {}
-        if default.get("source") == "none":
-            return Problem(
-                "provider",
-                "No model is connected: chats answer 503 until config.yaml names one "
-                "(or Ollama / LM Studio runs on this computer). Open config to add one.",
-            )
-        base_url = default.get("base_url")
-        if not base_url:
-            return None
-        try:
-            client.get(f"{str(base_url).rstrip('/')}/models")
-        except httpx.HTTPError:
-            return Problem(
-                "provider",
-                f"The model provider at {base_url} does not answer; Traymind runs, "
-                "but chats fail until it does.",
-            )
-    return None
 
 
 class ServerController(QObject):
@@ -133,6 +58,7 @@ class ServerController(QObject):
         self._jobs = Jobs(serial=True)
         self._probes = Jobs()
         self._handle: ServerHandle | None = None
+        self._moving: ServerHandle | None = None  # the new server of a move, until it listens
         self._phase: Phase = "stopped"
         self.failure: Problem | None = None
         self.warning: Problem | None = None
@@ -267,6 +193,8 @@ class ServerController(QObject):
         self._launch(self._handle)  # a failed or dead previous handle is cleaned up first
 
     def stop(self) -> None:
+        if self._after_move(self.stop):
+            return
         if self._phase not in ("running", "error") or self._handle is None:
             return
         handle = self._handle
@@ -274,13 +202,25 @@ class ServerController(QObject):
         self._jobs.run(handle.stop, lambda _: self._stopped(handle), self._stop_failed)
 
     def restart(self, options: ServeOptions | None = None) -> None:
-        """Stop (if running) and start again, with new options when given."""
+        """Stop (if running) and start again, with new options when given.
+
+        Running, a new port moves the server instead: the old one serves until the new
+        one listens, and keeps serving if it cannot (``problem`` says why).
+        """
+        if self._after_move(lambda: self.restart(options)):
+            return
+        previous = replace(self._options)
         if options is not None:
             self._options = replace(options)
             if not self.loopback_only:
                 self._options.allow_unauthenticated = False
         if self._phase in ("starting", "stopping"):
             self._jobs.run(lambda: None, lambda _: self._launch(self._handle))
+            return
+        old = self._handle
+        port = self._options.port
+        if self._phase == "running" and old is not None and port not in (previous.port, old.port):
+            self._move(old, previous)  # a new port (a restart on port 0 is not a move)
             return
         self._launch(self._handle)
 
@@ -297,8 +237,9 @@ class ServerController(QObject):
         self._alive.stop()
         self._jobs.wait()
         self._probes.wait()
-        if self._handle is not None:
-            self._handle.stop()
+        for handle in (self._handle, self._moving):
+            if handle is not None:
+                handle.stop()
         self._bridge.close()
         self._phase = "stopped"
 
@@ -317,6 +258,60 @@ class ServerController(QObject):
         self.failure = None
         self._set_phase("starting")
         self._jobs.run(work, lambda _: self._started(handle), lambda e: self._failed(handle, e))
+
+    def _after_move(self, then: Callable[[], None]) -> bool:
+        """While a move is under way, run ``then`` once it is over (True), else False."""
+        if self._moving is None:
+            return False
+        self._jobs.run(lambda: None, lambda _: then())  # serial: after the move's outcome
+        return True
+
+    def _move(self, old: ServerHandle, previous: ServeOptions) -> None:
+        export_options(self._options)
+        handle = ServerHandle(replace(self._options), status=self.hub)
+        self._moving = handle
+
+        def work() -> None:
+            try:
+                handle.start()  # raises while the old server still serves: it is left as is
+            except BaseException:
+                handle.stop()
+                raise
+            old.stop()
+            state = handle.state
+            self.hub.set_server(  # the old server's stop said "stopped"; the new one serves
+                state="running",
+                url=handle.url,
+                listen=f"{handle.host}:{handle.port}",
+                auth=state.authenticator.mode() if state is not None else None,
+            )
+
+        self._jobs.run(
+            work,
+            lambda _: self._moved(handle),
+            lambda e: self._move_failed(handle, old, previous, e),
+        )
+
+    def _moved(self, handle: ServerHandle) -> None:
+        self._moving = None
+        self._handle = handle
+        self.failure = None
+        self._started(handle)
+        self.status_changed.emit()
+
+    def _move_failed(
+        self, handle: ServerHandle, old: ServerHandle, previous: ServeOptions, error: BaseException
+    ) -> None:
+        self._moving = None
+        if self._options == handle.options:
+            self._options = previous
+        export_options(self._options)
+        problem = describe_failure(error)
+        message = f"{problem.message} Traymind keeps serving on {old.url}."
+        self.failure = Problem(problem.kind, message, config_path=problem.config_path)
+        log.warning("%s", message)
+        self.problem.emit(self.failure)
+        self.status_changed.emit()
 
     def _started(self, handle: ServerHandle) -> None:
         if handle is not self._handle:
@@ -394,6 +389,8 @@ class ServerController(QObject):
 
     def _check_alive(self) -> None:
         handle = self._handle
+        if self._moving is not None:
+            return  # the old server stops on purpose once the new one listens
         if self._phase == "running" and handle is not None and not handle.running:
             self.failure = Problem("other", "The server stopped unexpectedly; see the log.")
             self._set_phase("error")

@@ -21,7 +21,14 @@ from pathlib import Path
 from typing import Any
 
 from server.paths import user_config_dir
-from server.runner import DEFAULT_HOST, DEFAULT_PORT, ServeOptions
+from server.runner import (
+    DEFAULT_HOST,
+    DEFAULT_PORT,
+    PortInUse,
+    ServeOptions,
+    StartupError,
+    bind_socket,
+)
 from server.security.auth import env_flag
 from server.security.host_guard import is_loopback_host
 
@@ -62,11 +69,30 @@ class Settings:
         "Keep key hashes in a file instead of the OS keyring",
         "The documented fallback where no OS keyring works: a 0600 file in the data folder.",
     )
+    welcome_completed: bool = _setting(
+        False,
+        "Welcome completed",
+        "The welcome window was finished, so it no longer opens at start (Welcome… reopens it).",
+    )
 
     @classmethod
     def describe(cls) -> list[tuple[str, str, str]]:
         """(name, label, help) of every setting, for the dialog and the docs."""
         return [(f.name, f.metadata["label"], f.metadata["help"]) for f in fields(cls)]
+
+
+def listen_problem(host: str, port: int) -> str | None:
+    """Why Traymind could not listen on ``host:port`` now (a sentence), or None if it can."""
+    try:
+        bind_socket(host, port).close()
+    except PortInUse:
+        return (
+            f"Port {port} on {host} is already in use by another program: choose another "
+            "port. Nothing was changed; Traymind keeps serving where it is."
+        )
+    except StartupError as exc:
+        return f"{exc} Nothing was changed."
+    return None
 
 
 def default_settings_path() -> Path:

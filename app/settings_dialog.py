@@ -1,7 +1,8 @@
 """The Settings dialog: port, listen address, start at login, config file, key store.
 
 Saving hands a new ``Settings`` to the application, which persists it and restarts
-the server in place when a server setting changed. A setting decided by the
+the server in place when a server setting changed. A new port is tried first: one in
+use is said here, and nothing is saved or stopped. A setting decided by the
 command line or the environment is shown but disabled, with a tooltip naming what
 decides it.
 """
@@ -30,7 +31,7 @@ from PySide6.QtWidgets import (
 
 from app.autostart import Autostart
 from app.icons import app_icon
-from app.settings import ALL_INTERFACES, Settings
+from app.settings import ALL_INTERFACES, Settings, listen_problem
 from server.security.host_guard import is_loopback_host
 
 LOOPBACK = "127.0.0.1"
@@ -172,6 +173,11 @@ class SettingsDialog(QDialog):
         if new.config_path and not Path(new.config_path).expanduser().is_file():
             self.error.setText(f"There is no file at {new.config_path}.")
             return
+        if new.port != self._settings.port and self.port.isEnabled():
+            problem = listen_problem(new.host, new.port)  # the server is not touched if so
+            if problem is not None:
+                self.error.setText(problem)
+                return
         self.error.clear()
         self.saved.emit(new)
         self.accept()

@@ -9,6 +9,10 @@ from datetime import datetime
 from typing import Any
 
 STATUS_LINE_MAX = 110
+LOCKED = (
+    "locked: no API keys yet, and unauthenticated local access is off, so nothing gets in. "
+    "Create a key in API keys…, or turn on “Allow unauthenticated local access” in the menu."
+)
 
 
 def plural(count: int, word: str) -> str:
@@ -63,6 +67,13 @@ def iso_local(value: str | None) -> str:
         return datetime.fromisoformat(value).astimezone().strftime("%Y-%m-%d %H:%M")
     except ValueError:
         return value
+
+
+def auth_text(mode: str | None) -> str:
+    """How requests get in, in words: ``locked`` says why and what to do about it."""
+    if not mode:
+        return "—"
+    return LOCKED if mode == "locked" else mode
 
 
 def default_model_text(default: Mapping[str, Any] | None) -> str:

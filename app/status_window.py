@@ -27,6 +27,7 @@ from app.icons import app_icon
 from app.server_controller import ServerController
 from app.status_text import (
     agent_model_text,
+    auth_text,
     clock,
     config_problem_text,
     default_model_text,
@@ -227,8 +228,11 @@ class StatusWindow(QWidget):
 
         self.menu_button = QPushButton("Menu")
         self.menu_button.setMenu(menu.menu)
+        self.agents_button = QPushButton("Agents…")
+        self.agents_button.clicked.connect(commands.show_agents)
         bottom = QHBoxLayout()
         bottom.addWidget(self.menu_button)
+        bottom.addWidget(self.agents_button)
         bottom.addStretch()
         close = QPushButton("Close")
         close.clicked.connect(self.close)
@@ -273,7 +277,7 @@ class StatusWindow(QWidget):
         self.fields["State"].setText(c.phase)
         self.fields["URL"].setText(c.url or "—")
         self.fields["Listening on"].setText(server.get("listen", "—") if running else "—")
-        self.fields["Auth"].setText(c.auth_mode() or "—")
+        self.fields["Auth"].setText(auth_text(c.auth_mode()))
         self.fields["Requests served"].setText(str(snapshot["requests_served"]))
         self.fields["Errors"].setText(str(snapshot["errors"]))
         self.fields["Config file"].setText(str(c.config_path()) if running else "—")

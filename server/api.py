@@ -14,8 +14,8 @@ from server.openai.routes import router as v1_router
 from server.security.auth import Identity
 from server.security.host_guard import HostGuard
 from server.state import ServerState
+from server.version import version
 
-VERSION = "0.1.0"
 HEALTH_PROBE_WAIT = 1.5
 
 
@@ -48,7 +48,7 @@ def create_app(state: ServerState) -> FastAPI:
 
     app = FastAPI(
         title="Traymind",
-        version=VERSION,
+        version=version(),
         lifespan=lifespan,
         docs_url=None,
         redoc_url=None,
@@ -82,7 +82,7 @@ def create_app(state: ServerState) -> FastAPI:
         return JSONResponse(
             {
                 "status": "ok",
-                "version": VERSION,
+                "version": version(),
                 "agents": len(generation.catalog.listed_agents()),
                 "auth": state.authenticator.mode(),
                 "default_model": default_status,

@@ -148,8 +148,9 @@ def test_connect_a_chat_app_gives_ready_to_paste_setups(make_app, qtbot) -> None
     harness.menu_action("Connect a chat app…").trigger()
     dialog = harness.app.connect_dialog
     assert dialog.isVisible()
-    config = yaml.safe_load(dialog.texts["LibreChat"].toPlainText())
-    [endpoint] = config["endpoints"]["custom"]
+    [endpoint] = yaml.safe_load(dialog.texts["LibreChat"].toPlainText())  # the entry alone
+    whole = yaml.safe_load(dialog.texts["LibreChat (new file)"].toPlainText())
+    assert whole == {"version": "1.2.1", "endpoints": {"custom": [endpoint]}}
     assert endpoint == {
         "name": "Traymind",
         "apiKey": "${TRAYMIND_API_KEY}",
@@ -170,10 +171,9 @@ def test_connect_a_chat_app_gives_ready_to_paste_setups(make_app, qtbot) -> None
 
     dialog.docker.setChecked(True)
     in_docker = f"http://host.docker.internal:{port}/v1"
-    assert (
-        yaml.safe_load(dialog.texts["LibreChat"].toPlainText())["endpoints"]["custom"][0]["baseURL"]
-        == in_docker
-    )
+    assert yaml.safe_load(dialog.texts["LibreChat"].toPlainText())[0]["baseURL"] == in_docker
+    new_file = yaml.safe_load(dialog.texts["LibreChat (new file)"].toPlainText())
+    assert new_file["endpoints"]["custom"][0]["baseURL"] == in_docker
     assert f"URL:  {in_docker}" in dialog.texts["Open WebUI"].toPlainText()
     buttons = dialog.findChildren(QPushButton)
     next(b for b in buttons if b.text() == "Copy Open WebUI setup").click()

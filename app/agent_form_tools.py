@@ -1,0 +1,373 @@
+"""The tool pickers of the agent form: built-in tools with their main options, MCP servers,
+knowledge base folders.
+
+Each picker edits the agent's ``tools:`` (or ``knowledge_bases:``) list the file has: a
+tool that stays ticked keeps the options the form does not show (``max_results``,
+``sandbox``...), the list keeps its order, and newly ticked tools go at the end. An
+option is written only when it differs from the tool's default or the file already
+sets it, so ticking a tool writes just its name.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from pydantic_core import PydanticUndefined
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QFileDialog,
+    QGridLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QListWidget,
+    QListWidgetItem,
+    QPushButton,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+)
+
+from server.tools import TOOL_NAMES
+from server.tools.ref import ToolRef
+from server.tools.registry import TOOLS
+
+MCP = "mcp"
+ERROR_STYLE = "QLabel { color: #b00020; }"
+ChooseFolder = Callable[[QWidget, str], "str | None"]
+
+
+def choose_folder(parent: QWidget, title: str) -> str | None:
+    """A folder picked in the file dialog, or None when cancelled."""
+    dialog = QFileDialog(parent, title)
+    dialog.setFileMode(QFileDialog.FileMode.Directory)
+    dialog.setOption(QFileDialog.Option.ShowDirsOnly, True)
+    if dialog.exec() and dialog.selectedFiles():
+        return dialog.selectedFiles()[0]
+    return None
+
+
+def error_label() -> QLabel:
+    label = QLabel()
+    label.setWordWrap(True)
+    label.setStyleSheet(ERROR_STYLE)
+    label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+    label.hide()
+    return label
+
+
+def set_error(label: QLabel, text: str) -> None:
+    label.setText(text)
+    label.setVisible(bool(text))
+
+
+def option_default(tool: str, option: str) -> Any:
+    default = TOOLS[tool].options.model_fields[option].default
+    return None if default is PydanticUndefined else default
+
+
+def merged_options(tool: str, existing: dict[str, Any], shown: dict[str, Any]) -> dict[str, Any]:
+    """``existing`` with the form's ``shown`` values: each written if the file sets it already
+    or it is not the tool's default."""
+    options = dict(existing)
+    for name, value in shown.items():
+        if name in options or value != option_default(tool, name):
+            options[name] = value
+    return options
+
+
+class FilesOptions(QWidget):
+    """``files``: the folders (``roots``) and whether it may write (``write``)."""
+
+    changed = Signal()
+
+    def __init__(self, choose: ChooseFolder) -> None:
+        super().__init__()
+        self._choose = choose
+        self.roots = QListWidget()
+        self.roots.setMaximumHeight(80)
+        self.add_button = QPushButton("Add folder…")
+        self.add_button.clicked.connect(self.add_folder)
+        self.remove_button = QPushButton("Remove")
+        self.remove_button.clicked.connect(self.remove_folder)
+        self.write = QCheckBox("Allow writing and editing files")
+        self.write.toggled.connect(self.changed)
+        buttons = QVBoxLayout()
+        buttons.addWidget(self.add_button)
+        buttons.addWidget(self.remove_button)
+        buttons.addStretch()
+        row = QHBoxLayout()
+        row.addWidget(self.roots, 1)
+        row.addLayout(buttons)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addLayout(row)
+        layout.addWidget(self.write)
+
+    def load(self, options: dict[str, Any]) -> None:
+        self.roots.clear()
+        self.roots.addItems([str(root) for root in options.get("roots") or []])
+        self.write.setChecked(bool(options.get("write", False)))
+
+    def values(self) -> dict[str, Any]:
+        roots = [self.roots.item(i).text() for i in range(self.roots.count())]
+        return {"roots": roots, "write": self.write.isChecked()}
+
+    def add_folder(self) -> None:
+        folder = self._choose(self, "Folder the agent may use")
+        if folder:
+            self.roots.addItem(folder)
+            self.changed.emit()
+
+    def remove_folder(self) -> None:
+        row = self.roots.currentRow()
+        if row >= 0:
+            self.roots.takeItem(row)
+            self.changed.emit()
+
+
+class ShellOptions(QWidget):
+    """``shell``: the folder commands start in (``cwd``) and the time limit."""
+
+    changed = Signal()
+
+    def __init__(self, choose: ChooseFolder) -> None:
+        super().__init__()
+        self._choose = choose
+        self.folder = QLineEdit()
+        self.folder.setPlaceholderText(option_default("shell", "cwd"))
+        self.folder.textChanged.connect(self.changed)
+        browse = QPushButton("Choose…")
+        browse.clicked.connect(self._browse)
+        self.timeout = QSpinBox()
+        self.timeout.setRange(1, 3600)
+        self.timeout.setSuffix(" s")
+        self.timeout.valueChanged.connect(self.changed)
+        layout = QGridLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(QLabel("Folder:"), 0, 0)
+        layout.addWidget(self.folder, 0, 1)
+        layout.addWidget(browse, 0, 2)
+        layout.addWidget(QLabel("Time limit:"), 1, 0)
+        layout.addWidget(self.timeout, 1, 1)
+
+    def load(self, options: dict[str, Any]) -> None:
+        cwd = options.get("cwd")
+        self.folder.setText("" if cwd in (None, option_default("shell", "cwd")) else str(cwd))
+        timeout = options.get("timeout_seconds", option_default("shell", "timeout_seconds"))
+        self.timeout.setValue(int(timeout) if isinstance(timeout, int | float) else 60)
+
+    def values(self) -> dict[str, Any]:
+        cwd = self.folder.text().strip() or option_default("shell", "cwd")
+        return {"cwd": cwd, "timeout_seconds": self.timeout.value()}
+
+    def _browse(self) -> None:
+        folder = self._choose(self, "Folder commands start in")
+        if folder:
+            self.folder.setText(folder)
+
+
+class WebFetchOptions(QWidget):
+    """``web_fetch``: whether it may fetch from this computer and the local network."""
+
+    changed = Signal()
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.allow_private = QCheckBox(
+            "Allow private addresses (this computer and the local network)"
+        )
+        self.allow_private.toggled.connect(self.changed)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.allow_private)
+
+    def load(self, options: dict[str, Any]) -> None:
+        self.allow_private.setChecked(bool(options.get("allow_private", False)))
+
+    def values(self) -> dict[str, Any]:
+        return {"allow_private": self.allow_private.isChecked()}
+
+
+class ToolsBox(QGroupBox):
+    """A checkbox per built-in tool, its options under it, and its validation message."""
+
+    changed = Signal()
+
+    def __init__(self, choose: ChooseFolder) -> None:
+        super().__init__("Tools")
+        self.checks: dict[str, QCheckBox] = {}
+        self.errors: dict[str, QLabel] = {}
+        self.options: dict[str, FilesOptions | ShellOptions | WebFetchOptions] = {
+            "files": FilesOptions(choose),
+            "shell": ShellOptions(choose),
+            "web_fetch": WebFetchOptions(),
+        }
+        layout = QVBoxLayout(self)
+        for name in (n for n in TOOL_NAMES if n != MCP):
+            check = QCheckBox(name)
+            check.setToolTip(TOOLS[name].summary)
+            check.toggled.connect(self._toggled)
+            self.checks[name] = check
+            layout.addWidget(check)
+            summary = QLabel(TOOLS[name].summary)
+            summary.setWordWrap(True)
+            summary.setContentsMargins(24, 0, 0, 0)
+            layout.addWidget(summary)
+            if name in self.options:
+                self.options[name].setContentsMargins(24, 0, 0, 0)
+                self.options[name].changed.connect(self.changed)
+                layout.addWidget(self.options[name])
+            self.errors[name] = error_label()
+            layout.addWidget(self.errors[name])
+
+    def load(self, refs: list[ToolRef]) -> None:
+        for name, check in self.checks.items():
+            ref = next((r for r in refs if r.name == name), None)
+            check.setChecked(ref is not None)
+            if name in self.options:
+                self.options[name].load(dict(ref.options) if ref else {})
+        self._toggled()
+
+    def updated(self, refs: list[ToolRef]) -> list[ToolRef]:
+        """``refs`` with the built-in tools as ticked; other entries (``mcp``) pass through."""
+        out: list[ToolRef] = []
+        for ref in refs:
+            if ref.name not in self.checks:
+                out.append(ref)
+            elif self.checks[ref.name].isChecked():
+                out.append(self._ref(ref.name, dict(ref.options)))
+        listed = {ref.name for ref in refs}
+        for name, check in self.checks.items():
+            if check.isChecked() and name not in listed:
+                out.append(self._ref(name, {}))
+        return out
+
+    def clear_errors(self) -> None:
+        for label in self.errors.values():
+            set_error(label, "")
+
+    def _ref(self, name: str, existing: dict[str, Any]) -> ToolRef:
+        if name not in self.options:
+            return ToolRef(name=name, options=existing)
+        shown = self.options[name].values()
+        return ToolRef(name=name, options=merged_options(name, existing, shown))
+
+    def _toggled(self, _checked: bool = False) -> None:
+        for name, widget in self.options.items():
+            widget.setEnabled(self.checks[name].isChecked())
+        self.changed.emit()
+
+
+class McpBox(QGroupBox):
+    """The MCP servers of config.yaml the agent may use (``{mcp: {server: name}}`` entries)."""
+
+    changed = Signal()
+
+    def __init__(self) -> None:
+        super().__init__("MCP servers")
+        self.servers = QListWidget()
+        self.servers.setMaximumHeight(90)
+        self.servers.itemChanged.connect(lambda _item: self.changed.emit())
+        self.note = QLabel("None are defined: add them under mcp_servers in config.yaml.")
+        self.note.setWordWrap(True)
+        self.error = error_label()
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.servers)
+        layout.addWidget(self.note)
+        layout.addWidget(self.error)
+
+    def load(self, known: list[str], refs: list[ToolRef]) -> None:
+        used = [str(r.options.get("server")) for r in refs if r.name == MCP]
+        self.servers.blockSignals(True)
+        self.servers.clear()
+        for name in dict.fromkeys([*known, *used]):
+            item = QListWidgetItem(name)
+            item.setFlags(item.flags() | Qt.ItemFlag.ItemIsUserCheckable)
+            item.setCheckState(Qt.CheckState.Checked if name in used else Qt.CheckState.Unchecked)
+            self.servers.addItem(item)
+        self.servers.blockSignals(False)
+        self.note.setVisible(self.servers.count() == 0)
+
+    def checked(self) -> list[str]:
+        items = [self.servers.item(i) for i in range(self.servers.count())]
+        return [i.text() for i in items if i.checkState() == Qt.CheckState.Checked]
+
+    def updated(self, refs: list[ToolRef]) -> list[ToolRef]:
+        wanted = self.checked()
+        out = [r for r in refs if r.name != MCP or r.options.get("server") in wanted]
+        listed = {r.options.get("server") for r in refs if r.name == MCP}
+        out += [ToolRef(name=MCP, options={"server": s}) for s in wanted if s not in listed]
+        return out
+
+
+class KnowledgeBox(QGroupBox):
+    """The knowledge bases the agent searches; "Add folder…" makes a new one from a folder."""
+
+    changed = Signal()
+
+    def __init__(self, choose: ChooseFolder) -> None:
+        super().__init__("Knowledge bases")
+        self._choose = choose
+        self._new_id: Callable[[str], str] = lambda wanted: wanted
+        self.pending: dict[str, str] = {}  # new bases: id -> folder, created on save
+        self.bases = QListWidget()
+        self.bases.setMaximumHeight(90)
+        self.bases.itemChanged.connect(lambda _item: self.changed.emit())
+        self.add_button = QPushButton("Add folder…")
+        self.add_button.clicked.connect(self.add_folder)
+        self.error = error_label()
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.bases)
+        row = QHBoxLayout()
+        row.addWidget(self.add_button)
+        row.addStretch()
+        layout.addLayout(row)
+        layout.addWidget(self.error)
+
+    def load(
+        self, known: dict[str, str], selected: list[str], new_id: Callable[[str], str]
+    ) -> None:
+        """``known``: id -> folder of config.yaml's bases; ``selected``: the agent's."""
+        self._new_id = new_id
+        self.pending = {}
+        self.bases.blockSignals(True)
+        self.bases.clear()
+        for base_id in dict.fromkeys([*selected, *known]):
+            self._add_item(base_id, known.get(base_id, ""), base_id in selected)
+        self.bases.blockSignals(False)
+
+    def selected(self) -> list[str]:
+        items = [self.bases.item(i) for i in range(self.bases.count())]
+        return [
+            str(i.data(Qt.ItemDataRole.UserRole))
+            for i in items
+            if i.checkState() == Qt.CheckState.Checked
+        ]
+
+    def new_bases(self) -> dict[str, str]:
+        """The folders added here that are ticked: to create under ``knowledge_bases``."""
+        chosen = self.selected()
+        return {k: v for k, v in self.pending.items() if k in chosen}
+
+    def add_folder(self) -> None:
+        folder = self._choose(self, "Folder of documents the agent may search")
+        if not folder:
+            return
+        base_id = self._new_id(Path(folder).name)
+        while base_id in self.pending:
+            base_id = self._new_id(base_id + "-2")
+        self.pending[base_id] = folder
+        self._add_item(base_id, f"{folder} (new)", True)
+        self.changed.emit()
+
+    def _add_item(self, base_id: str, folder: str, checked: bool) -> None:
+        item = QListWidgetItem(f"{base_id} — {folder}" if folder else base_id)
+        item.setData(Qt.ItemDataRole.UserRole, base_id)
+        item.setFlags(item.flags() | Qt.ItemFlag.ItemIsUserCheckable)
+        item.setCheckState(Qt.CheckState.Checked if checked else Qt.CheckState.Unchecked)
+        self.bases.addItem(item)
