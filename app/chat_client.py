@@ -18,6 +18,8 @@ from typing import Any
 
 import httpx
 
+from server.providers.tls import tls_context
+
 CONNECT_TIMEOUT = 5.0
 READ_TIMEOUT = 180.0  # longer than a provider's default time limit (120 s)
 MODELS_TIMEOUT = 10.0
@@ -201,7 +203,7 @@ def stream_chat(
     done = False
     try:
         with (
-            httpx.Client(timeout=timeout, trust_env=False) as client,
+            httpx.Client(timeout=timeout, trust_env=False, verify=tls_context()) as client,
             client.stream(
                 "POST", url, json=chat_body(model, messages), headers=connection.headers(session_id)
             ) as response,

@@ -14,6 +14,7 @@ from typing import Literal
 import httpx
 
 from server.config import ConfigError
+from server.providers.tls import tls_context
 from server.runner import PortInUse, StartupError, bind_socket
 
 log = logging.getLogger(__name__)
@@ -67,7 +68,7 @@ def describe_failure(exc: BaseException) -> Problem:
 def probe_provider(url: str) -> Problem | None:
     """Warn when no model answers; the server runs either way. Blocking: call off the GUI."""
     root = url.removesuffix("/v1")
-    with httpx.Client(timeout=PROBE_TIMEOUT, trust_env=False) as client:
+    with httpx.Client(timeout=PROBE_TIMEOUT, trust_env=False, verify=tls_context()) as client:
         try:
             health = client.get(f"{root}/api/health").json()
         except (httpx.HTTPError, ValueError):

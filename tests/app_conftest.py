@@ -28,6 +28,7 @@ from app.autostart import Autostart
 from app.settings import Settings, SettingsFile
 from app.single_instance import SingleInstance, instance_name
 from server.paths import resolve_data_dir
+from server.providers.tls import tls_context
 from server.runner import ServeOptions
 from tests.harness import BASE_ENV, agent_config, environment, write_config
 
@@ -71,7 +72,9 @@ class Harness:
         return server_threads()
 
     def http(self) -> httpx.Client:
-        return httpx.Client(base_url=self.url.removesuffix("/v1"), timeout=10, trust_env=False)
+        return httpx.Client(
+            base_url=self.url.removesuffix("/v1"), timeout=10, trust_env=False, verify=tls_context()
+        )
 
 
 @pytest.fixture

@@ -19,6 +19,7 @@ import httpx
 import openai
 import yaml
 
+from server.providers.tls import tls_context
 from server.runner import ServeOptions, ServerHandle
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -100,11 +101,12 @@ def client(handle: ServerHandle, key: str = "unused", **headers: str) -> openai.
         max_retries=0,
         default_headers=headers or None,
         timeout=30,
+        http_client=openai.DefaultHttpxClient(verify=tls_context()),
     )
 
 
 def http(handle: ServerHandle) -> httpx.Client:
-    return httpx.Client(base_url=handle.url.removesuffix("/v1"), timeout=30)
+    return httpx.Client(base_url=handle.url.removesuffix("/v1"), timeout=30, verify=tls_context())
 
 
 class ServeProcess:

@@ -17,6 +17,7 @@ from typing import Literal
 import httpx
 
 from server.providers.endpoints import OPENAI_URL
+from server.providers.tls import tls_context
 
 log = logging.getLogger(__name__)
 
@@ -72,7 +73,8 @@ async def resolve_default_model() -> DefaultModel:
     base_url = os.environ.get("OPENAI_BASE_URL", "").strip().rstrip("/")
     api_key = os.environ.get("OPENAI_API_KEY", "").strip()
     explicit = os.environ.get("OPENAI_MODEL", "").strip()
-    async with httpx.AsyncClient(timeout=PROBE_TIMEOUT, trust_env=False) as client:
+    probe = httpx.AsyncClient(timeout=PROBE_TIMEOUT, trust_env=False, verify=tls_context())
+    async with probe as client:
         if base_url or api_key:
             url = base_url or OPENAI_URL
             model_id = (

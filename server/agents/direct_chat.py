@@ -32,6 +32,7 @@ from server.providers.history import (
     messages_json,
     openai_messages,
 )
+from server.providers.tls import tls_context
 
 MAX_CONNECTIONS = 1000
 
@@ -62,6 +63,7 @@ class DirectChat:
                 timeout=http_timeout(timeout),
                 limits=httpx.Limits(max_connections=MAX_CONNECTIONS, max_keepalive_connections=100),
                 trust_env=False,
+                verify=tls_context(),
             )
         return client
 

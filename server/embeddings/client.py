@@ -15,6 +15,7 @@ import httpx
 from server.config.schema import ModelConfig
 from server.providers.credentials import resolve_api_key
 from server.providers.endpoints import base_url
+from server.providers.tls import tls_context
 
 BATCH = 32  # inputs per request: large enough to amortise, small enough for local servers
 MAX_INPUT_CHARS = 8000  # about 2k tokens: inside every common embedding model's window
@@ -42,7 +43,7 @@ class HttpEmbedder:
         self.base_url = base_url.rstrip("/")
         self.model_id = model_id
         self._headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
-        self._client = httpx.Client(trust_env=False, headers=self._headers)
+        self._client = httpx.Client(trust_env=False, verify=tls_context(), headers=self._headers)
 
     @property
     def identity(self) -> str:
