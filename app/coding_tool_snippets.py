@@ -75,10 +75,10 @@ def claude_code_text(p: Pairing) -> str:
         f"export ANTHROPIC_AUTH_TOKEN={KEY}\n"
         f"export ANTHROPIC_MODEL={_agent(p)}\n"
         "claude\n\n"
-        "# Claude Code also asks for claude-… models by name; send them to an agent in\n"
-        "# Traymind's config.yaml:\n"
+        "# Claude Code also asks for claude-… models by name (its background tasks);\n"
+        "# send them to an agent in Traymind's config.yaml:\n"
         "#   server:\n"
-        "#     model_aliases: {claude-sonnet-4-5: " + _agent(p) + "}\n"
+        '#     model_aliases: {"claude-*": ' + _agent(p) + "}\n"
     )
 
 

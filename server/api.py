@@ -9,6 +9,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
+from server.anthropic.routes import router as messages_router
 from server.openai.errors import install_error_handlers
 from server.openai.routes import router as v1_router
 from server.security.auth import Identity
@@ -62,6 +63,7 @@ def create_app(state: ServerState) -> FastAPI:
         return settings.trusted_hosts, settings.cors_origins
 
     app.add_middleware(HostGuard, settings=guard_settings)
+    app.include_router(messages_router)  # before v1's catch-all for unknown paths
     app.include_router(v1_router)
 
     @app.get("/openapi.json", include_in_schema=False)

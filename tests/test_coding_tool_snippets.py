@@ -20,6 +20,7 @@ from app.coding_tool_snippets import (
     continue_text,
     zed_text,
 )
+from server.config import parse_config
 from tests.harness import agent_config, running_server
 from tests.upstream import Reply, Upstream
 
@@ -68,6 +69,13 @@ def test_claude_code_gets_the_root_and_aider_the_v1_url() -> None:
         "ANTHROPIC_AUTH_TOKEN": KEY,
         "ANTHROPIC_MODEL": "code",
     }
+    aliases = "\n".join(
+        line.removeprefix("# ")
+        for line in claude_code_text(PAIRING).splitlines()
+        if line.startswith("#   ")
+    )
+    config = parse_config({**yaml.safe_load(aliases), "agents": {"code": {}}})
+    assert config.server.model_aliases == {"claude-*": "code"}
     assert exports(aider_text(PAIRING)) == {"OPENAI_API_BASE": URL, "OPENAI_API_KEY": KEY}
     assert "aider --model openai/code" in aider_text(PAIRING)
     assert f"Base URL:      {URL}" in cline_text(PAIRING)

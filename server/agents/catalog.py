@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from fnmatch import fnmatchcase
 from typing import Literal
 
 from server.config import Config
@@ -82,8 +83,21 @@ class Catalog:
             raise ModelNotFound(f"The model '{model_id}' does not exist.", param="model")
         return card
 
+    def aliased(self, model_id: str) -> str:
+        """The served id ``server.model_aliases`` gives another name (exact match first)."""
+        if model_id in self._by_id:
+            return model_id
+        aliases = self._config.server.model_aliases
+        if model_id in aliases:
+            return aliases[model_id]
+        for pattern, target in aliases.items():
+            if fnmatchcase(model_id, pattern):
+                return target
+        return model_id
+
     def resolve(self, model_id: str) -> Target:
         """The target for a completions request; hidden agents and teams are 400, unknown 404."""
+        model_id = self.aliased(model_id)
         if model_id in self._by_id:
             if model_id == AUTO:
                 return Target("auto", AUTO)

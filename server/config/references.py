@@ -66,6 +66,14 @@ def reference_problems(config: Config) -> list[ConfigProblem]:
                 "embeddings.model", _unknown(config.embeddings.model, "a key under models", models)
             )
         )
+    served = [RESERVED_ID, *config.agents, *(TEAM_PREFIX + t for t in config.teams)]
+    for alias, target in config.server.model_aliases.items():
+        if target not in served:
+            problems.append(
+                ConfigProblem(
+                    f"server.model_aliases.{alias}", _unknown(target, "a served model", served)
+                )
+            )
     return problems
 
 

@@ -304,6 +304,8 @@ class ServerSettings(Section):
     max_queued_runs: int = Field(default=1024, ge=0)
     auth_failure_limit: int = Field(default=10, gt=0)
     auth_failure_window_seconds: float = Field(default=60, gt=0)
+    # Other names a client may ask for (exact, or a glob such as "claude-*") -> a served model.
+    model_aliases: dict[str, str] = {}
 
 
 class Config(Section):

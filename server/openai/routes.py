@@ -35,7 +35,8 @@ def _caller(request: Request) -> Caller:
     return Caller(identity.namespace, identity.source)
 
 
-async def _read_body(request: Request, limit: int) -> bytes:
+async def read_body(request: Request, limit: int) -> bytes:
+    """The whole body, refused with a 413 as soon as it passes ``limit``."""
     declared = request.headers.get("content-length")
     if declared and declared.isdigit() and int(declared) > limit:
         raise PayloadTooLarge(f"The request body is larger than {limit} bytes.")
@@ -67,7 +68,7 @@ async def get_model(request: Request, model_id: str) -> Response:
 async def chat_completions(request: Request) -> Response:
     caller = _caller(request)
     state = _state(request)
-    raw = await _read_body(request, state.generation.config.server.max_body_bytes)
+    raw = await read_body(request, state.generation.config.server.max_body_bytes)
     result = await ChatService(state).complete(decode_body(raw), caller, request.headers)
     if isinstance(result, AsyncIterator):
         return EventStreamResponse(result)
@@ -78,7 +79,7 @@ async def chat_completions(request: Request) -> Response:
 async def embeddings(request: Request) -> Response:
     _caller(request)
     state = _state(request)
-    raw = await _read_body(request, state.generation.config.server.max_body_bytes)
+    raw = await read_body(request, state.generation.config.server.max_body_bytes)
     requested, body = parse_embeddings(decode_body(raw))
     model = await _embeddings_model(state)
     answer = await relay_embeddings(state.direct.http_client(model), model, requested, body)
@@ -102,5 +103,5 @@ async def unknown_path(request: Request, path: str) -> JSONResponse:
     _caller(request)
     raise NotFound(
         f"Unknown path /v1/{path}. Traymind serves /v1/models, /v1/chat/completions, "
-        "/v1/embeddings and the other endpoints listed in its docs/api.md."
+        "/v1/embeddings, /v1/messages and the other endpoints listed in its docs/api.md."
     )

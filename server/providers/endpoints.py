@@ -18,6 +18,11 @@ def base_url(model: ModelConfig) -> str:
     return (model.base_url or OPENAI_URL).rstrip("/")
 
 
+def connect_timeout(seconds: float) -> float:
+    """At most 10 s to connect, however long the model may take to answer."""
+    return min(seconds, CONNECT_TIMEOUT_SECONDS)
+
+
 def http_timeout(seconds: float) -> httpx.Timeout:
     """``timeout_seconds`` to the first byte and between chunks; at most 10 s to connect."""
-    return httpx.Timeout(seconds, connect=min(seconds, CONNECT_TIMEOUT_SECONDS))
+    return httpx.Timeout(seconds, connect=connect_timeout(seconds))

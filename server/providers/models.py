@@ -15,7 +15,8 @@ from pydantic_ai.models import Model
 from server.config.schema import ModelConfig
 from server.providers.credentials import resolve_api_key
 from server.providers.endpoints import base_url as endpoint_of
-from server.providers.endpoints import http_timeout
+from server.providers.endpoints import connect_timeout, http_timeout
+from server.providers.tls import tls_context
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,8 +29,10 @@ class BuiltModel:
 def build_model(config: ModelConfig) -> BuiltModel:
     api_key = resolve_api_key(config)
     base_url = endpoint_of(config)
+    seconds = config.timeout_seconds
     if config.provider == "anthropic":
-        from anthropic import AsyncAnthropic
+        # The anthropic SDK is built on httpx2: its own Timeout and client classes.
+        from anthropic import AsyncAnthropic, DefaultAsyncHttpxClient, Timeout
         from pydantic_ai.models.anthropic import AnthropicModel
         from pydantic_ai.providers.anthropic import AnthropicProvider
 
@@ -37,14 +40,15 @@ def build_model(config: ModelConfig) -> BuiltModel:
             api_key=api_key or "not-set",
             base_url=base_url,
             max_retries=0,
-            timeout=http_timeout(config.timeout_seconds),
+            timeout=Timeout(seconds, connect=connect_timeout(seconds)),
+            http_client=DefaultAsyncHttpxClient(verify=tls_context()),
         )
         model: Model = AnthropicModel(
             config.id, provider=AnthropicProvider(anthropic_client=client)
         )
         return BuiltModel(model, base_url, config)
 
-    from openai import AsyncOpenAI
+    from openai import AsyncOpenAI, DefaultAsyncHttpxClient
     from pydantic_ai.models.openai import OpenAIChatModel
     from pydantic_ai.providers.openai import OpenAIProvider
 
@@ -53,6 +57,7 @@ def build_model(config: ModelConfig) -> BuiltModel:
         base_url=base_url,
         max_retries=0,
         timeout=http_timeout(config.timeout_seconds),
+        http_client=DefaultAsyncHttpxClient(verify=tls_context()),
     )
     model = OpenAIChatModel(config.id, provider=OpenAIProvider(openai_client=client))
     return BuiltModel(model, base_url, config)

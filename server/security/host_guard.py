@@ -91,12 +91,13 @@ class HostGuard:
         trusted, origins = self._settings()
         hosts = [value for name, value in scope["headers"] if name == b"host"]
         if len(hosts) != 1:
-            await _reject(send, 400, *_HOST_COUNT_PROBLEM[min(len(hosts), 2)])
+            await _reject(scope, send, 400, *_HOST_COUNT_PROBLEM[min(len(hosts), 2)])
             return
         headers = dict(scope["headers"])
         name = host_name(hosts[0].decode("latin-1"))
         if not self.host_allowed(name, trusted):
             await _reject(
+                scope,
                 send,
                 421,
                 "This server only answers requests addressed to it by a "
@@ -108,7 +109,7 @@ class HostGuard:
         allowed_origin = origin if origin and origin != "null" and origin in set(origins) else None
         if scope["method"] == "OPTIONS" and b"access-control-request-method" in headers:
             if allowed_origin is None:
-                await _reject(send, 403, CROSS_SITE_MESSAGE, "cors_forbidden")
+                await _reject(scope, send, 403, CROSS_SITE_MESSAGE, "cors_forbidden")
                 return
             await _preflight(
                 send, allowed_origin, b"access-control-request-private-network" in headers
@@ -116,7 +117,7 @@ class HostGuard:
             return
         problem = browser_problem(headers, allowed_origin is not None)
         if problem is not None:
-            await _reject(send, *problem)
+            await _reject(scope, send, *problem)
             return
         if allowed_origin is None:
             await self.app(scope, receive, send)
@@ -191,8 +192,8 @@ def browser_problem(
     return None
 
 
-async def _reject(send: Send, status: int, message: str, code: str) -> None:
-    body = error_json(status, message, code=code)
+async def _reject(scope: Scope, send: Send, status: int, message: str, code: str) -> None:
+    body = error_json(status, message, code=code, path=scope.get("path", ""))
     await send(
         {
             "type": "http.response.start",

@@ -8,7 +8,7 @@ import time
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
-from . import wire
+from . import anthropic_wire, wire
 from .replies import Reply
 from .state import RecordedRequest, UpstreamState
 
@@ -83,6 +83,8 @@ class UpstreamApp:
         method, path = record.method, record.path.rstrip("/")
         if path == "/v1/chat/completions" and method == "POST":
             await self._chat(record, receive, out)
+        elif path == "/v1/messages" and method == "POST":
+            await self._messages(record, receive, out)
         elif path == "/v1/models" and method == "GET":
             await out.json(200, wire.models_body(self.state.models))
         elif path.startswith("/v1/models/") and method == "GET":
@@ -119,6 +121,37 @@ class UpstreamApp:
         finally:
             if streaming:
                 self.state.stream_closed()
+
+    async def _messages(
+        self, record: RecordedRequest, receive: Receive, out: ResponseSender
+    ) -> None:
+        """Anthropic's Messages API: text and tool-call replies, whole or streamed."""
+        body = record.body
+        if not isinstance(body, dict):
+            await out.json(400, anthropic_wire.error_body(400, "Body must be a JSON object"))
+            return
+        reply = record.reply = self.state.next_reply()
+        outcome = await self._race(self._anthropic_answer(reply, body, out), receive)
+        if outcome == "disconnect":
+            record.disconnected = True
+
+    async def _anthropic_answer(
+        self, reply: Reply, body: dict[str, Any], out: ResponseSender
+    ) -> None:
+        if reply.kind == "error":
+            headers = [(k.lower().encode(), v.encode()) for k, v in reply.headers]
+            error = anthropic_wire.error_body(reply.status, reply.message)
+            await out.json(reply.status, error, headers)
+            return
+        message_id, model = f"msg_{self.state.next_id()}", str(body.get("model", ""))
+        if body.get("stream") is not True:
+            await out.json(200, anthropic_wire.message_body(reply, message_id, model))
+            return
+        await out.start(200, SSE_HEADERS)
+        for pause, event in anthropic_wire.stream_events(reply, message_id, model):
+            await _pause(pause)
+            await out.body(event, more=True)
+        await out.body(b"")
 
     async def _race(self, answer: Awaitable[None], receive: Receive) -> str:
         """Run `answer` until it ends ("done"), the client leaves or the server stops."""

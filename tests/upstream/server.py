@@ -165,6 +165,11 @@ class Upstream:
         ]
 
     @property
+    def messages_requests(self) -> list[RecordedRequest]:
+        """Only the Anthropic ``POST /v1/messages`` requests."""
+        return [r for r in self._state.records() if r.method == "POST" and r.path == "/v1/messages"]
+
+    @property
     def cancelled(self) -> int:
         """Streaming responses whose client disconnected before the stream finished."""
         return self._state.cancelled
