@@ -385,3 +385,25 @@ def test_an_alias_to_nothing_served_is_a_config_error(tmp_path: Path) -> None:
         load_config(path)
     message = str(problem.value)
     assert "server.model_aliases.claude-*" in message and "general" in message
+
+
+def test_claude_codes_captured_request_is_answered(tmp_path: Path, upstream: Upstream) -> None:
+    """What Claude Code 2.1.197 really sent (a ``system`` role message among them), replayed."""
+    captured = json.loads(
+        (Path(__file__).parent / "fixtures" / "claude_code_say_hi.json").read_text()
+    )
+    upstream.script(Reply.text("Hi!"))
+    with running_server(tmp_path, config(upstream), env=ENV) as handle, http(handle) as h:
+        raw = h.post(
+            captured["path"],
+            json=captured["body"],
+            headers={**captured["headers"], "Authorization": f"Bearer {KEY}"},
+        )
+    assert raw.status_code == 200, raw.text
+    events = sse_events(raw.text)
+    text = "".join(d["delta"].get("text", "") for n, d in events if n == "content_block_delta")
+    assert text == "Hi!" and events[-1][0] == "message_stop"
+    sent = upstream.chat_requests[0].body
+    assert "say hi" in json.dumps(sent["messages"])
+    assert "Available agent types for the Agent tool" in json.dumps(sent["messages"])
+    assert {"Bash", "Read", "Edit"} <= {t["function"]["name"] for t in sent["tools"]}

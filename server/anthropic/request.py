@@ -153,9 +153,9 @@ def _parsed(messages: object) -> list[tuple[str, list[Block]]]:
     parsed = []
     for i, message in enumerate(messages):
         role = message.get("role") if isinstance(message, dict) else None
-        if role not in ("user", "assistant"):
+        if role not in ("user", "assistant", "system"):  # Claude Code sends "system" ones too
             where = f"messages[{i}].role"
-            raise InvalidRequest(f"{where} must be 'user' or 'assistant'.", param=where)
+            raise InvalidRequest(f"{where} must be 'user', 'assistant' or 'system'.", param=where)
         parsed.append((str(role), _blocks(message.get("content"), f"messages[{i}].content")))
     return parsed
 
@@ -165,9 +165,12 @@ def parse_messages(body: dict[str, Any], max_image_bytes: int) -> ChatTurn:
     model = body.get("model")
     if not isinstance(model, str) or not model.strip():
         raise InvalidRequest("'model' is required.", param="model")
-    parsed = _parsed(body.get("messages"))
+    everything = _parsed(body.get("messages"))
     system = body.get("system")
-    system_text = _text(_blocks(system, "system")) if system is not None else ""
+    system_texts = [_text(_blocks(system, "system"))] if system is not None else []
+    system_texts += [_text(blocks) for role, blocks in everything if role == "system"]
+    system_text = "\n\n".join(t for t in system_texts if t.strip())
+    parsed = [(role, blocks) for role, blocks in everything if role != "system"]
     prompts = [i for i, (role, b) in enumerate(parsed) if role == "user" and not _has_results(b)]
     if not prompts:
         raise InvalidRequest("The request has no user message.", param="messages")
