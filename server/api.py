@@ -12,6 +12,7 @@ from fastapi.responses import JSONResponse
 from server.anthropic.routes import router as messages_router
 from server.openai.errors import install_error_handlers
 from server.openai.routes import router as v1_router
+from server.responses.routes import router as responses_router
 from server.security.auth import Identity
 from server.security.host_guard import HostGuard
 from server.state import ServerState
@@ -64,6 +65,7 @@ def create_app(state: ServerState) -> FastAPI:
 
     app.add_middleware(HostGuard, settings=guard_settings)
     app.include_router(messages_router)  # before v1's catch-all for unknown paths
+    app.include_router(responses_router)
     app.include_router(v1_router)
 
     @app.get("/openapi.json", include_in_schema=False)

@@ -49,9 +49,14 @@ def operations(schema) -> list:
     return [result.ok() for result in schema.get_all_operations()]
 
 
-def openai_shaped(response) -> None:
+def error_shaped(response, path: str) -> None:
+    """OpenAI's error shape, or Anthropic's on the Messages API's paths."""
     if response.status_code >= 400:
         body = response.json()
+        if path.startswith("/v1/messages"):
+            assert set(body) == {"type", "error"} and body["type"] == "error", body
+            assert set(body["error"]) == {"type", "message"}, body
+            return
         assert set(body) == {"error"}, body
         assert set(body["error"]) == {"message", "type", "param", "code"}, body
 
@@ -59,7 +64,12 @@ def openai_shaped(response) -> None:
 @pytest.mark.parametrize("mode", [GenerationMode.POSITIVE, GenerationMode.NEGATIVE])
 def test_v1_never_errors_on_generated_input(api_schema, fuzz_server, mode) -> None:
     ops = operations(api_schema)
-    assert {op.path for op in ops} >= {"/v1/models", "/v1/chat/completions"}
+    assert {op.path for op in ops} >= {
+        "/v1/models",
+        "/v1/chat/completions",
+        "/v1/responses",
+        "/v1/messages",
+    }
     for operation in ops:
         if mode == GenerationMode.NEGATIVE and operation.path != "/v1/chat/completions":
             continue  # the model listing takes no input that can be made invalid
@@ -71,7 +81,7 @@ def test_v1_never_errors_on_generated_input(api_schema, fuzz_server, mode) -> No
         def check(case) -> None:
             response = case.call(headers=AUTH, timeout=10)
             assert response.status_code < 500, (case.as_curl_command(), response.text)
-            openai_shaped(response)
+            error_shaped(response, case.path)
 
         check()
 

@@ -28,6 +28,8 @@ ROOTS = (
     "CompletionUsage",
     "CreateEmbeddingResponse",
     "ErrorResponse",
+    "Response",
+    "ResponseStreamEvent",
 )
 PREFIX = "#/components/schemas/"
 

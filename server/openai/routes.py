@@ -25,7 +25,8 @@ def _state(request: Request) -> ServerState:
     return request.app.state.traymind
 
 
-def _caller(request: Request) -> Caller:
+def caller_of(request: Request) -> Caller:
+    """Who is asking, from the bearer key (401 without a valid one, unless open locally)."""
     state = _state(request)
     peer = request.client.host if request.client else None
     headers = request.headers
@@ -52,21 +53,21 @@ async def read_body(request: Request, limit: int) -> bytes:
 
 @router.get("/models", openapi_extra=MODELS_OPENAPI)
 async def list_models(request: Request) -> Response:
-    _caller(request)
+    caller_of(request)
     cards = _state(request).generation.catalog.cards()
     return Response(ModelList(data=cards).model_dump_json(), media_type="application/json")
 
 
 @router.get("/models/{model_id:path}", openapi_extra=MODELS_OPENAPI)
 async def get_model(request: Request, model_id: str) -> Response:
-    _caller(request)
+    caller_of(request)
     card = _state(request).generation.catalog.card(model_id)
     return Response(card.model_dump_json(), media_type="application/json")
 
 
 @router.post("/chat/completions", openapi_extra=CHAT_COMPLETIONS_OPENAPI)
 async def chat_completions(request: Request) -> Response:
-    caller = _caller(request)
+    caller = caller_of(request)
     state = _state(request)
     raw = await read_body(request, state.generation.config.server.max_body_bytes)
     result = await ChatService(state).complete(decode_body(raw), caller, request.headers)
@@ -77,7 +78,7 @@ async def chat_completions(request: Request) -> Response:
 
 @router.post("/embeddings")
 async def embeddings(request: Request) -> Response:
-    _caller(request)
+    caller_of(request)
     state = _state(request)
     raw = await read_body(request, state.generation.config.server.max_body_bytes)
     requested, body = parse_embeddings(decode_body(raw))
@@ -100,8 +101,9 @@ async def _embeddings_model(state: ServerState) -> ModelConfig:
     "/{path:path}", methods=["GET", "POST", "PUT", "PATCH", "DELETE"], include_in_schema=False
 )
 async def unknown_path(request: Request, path: str) -> JSONResponse:
-    _caller(request)
+    caller_of(request)
     raise NotFound(
         f"Unknown path /v1/{path}. Traymind serves /v1/models, /v1/chat/completions, "
-        "/v1/embeddings, /v1/messages and the other endpoints listed in its docs/api.md."
+        "/v1/embeddings, /v1/responses, /v1/messages and the other endpoints listed in "
+        "its docs/api.md."
     )

@@ -48,6 +48,15 @@ CREATE TABLE IF NOT EXISTS routes (
     updated REAL NOT NULL,
     PRIMARY KEY (namespace, session)
 ) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS responses (
+    namespace TEXT NOT NULL,
+    id TEXT NOT NULL,
+    session TEXT NOT NULL,
+    prompt TEXT NOT NULL,
+    body TEXT NOT NULL,
+    created REAL NOT NULL,
+    PRIMARY KEY (namespace, id)
+) WITHOUT ROWID;
 """
 
 
@@ -226,6 +235,30 @@ class HistoryStore:
                 self._write_worked()
         except (sqlite3.Error, OSError) as exc:
             raise self._write_failed("the session's route", exc) from exc
+
+    def save_response(
+        self, namespace: str, response_id: str, session_id: str, prompt: str, body: str
+    ) -> None:
+        """A stored Responses API response: its session (for ``previous_response_id``),
+        the user message it answered (chat form, JSON) and the response object (JSON)."""
+        try:
+            with self._lock:
+                self.db.execute(
+                    "INSERT OR REPLACE INTO responses VALUES (?, ?, ?, ?, ?, ?)",
+                    (namespace, response_id, session_id, prompt, body, time.time()),
+                )
+                self._write_worked()
+        except (sqlite3.Error, OSError) as exc:
+            raise self._write_failed("the response", exc) from exc
+
+    def response(self, namespace: str, response_id: str) -> tuple[str, str, str] | None:
+        """(session, prompt, body) of a stored response in this namespace, or None."""
+        with self._lock:
+            row = self.db.execute(
+                "SELECT session, prompt, body FROM responses WHERE namespace=? AND id=?",
+                (namespace, response_id),
+            ).fetchone()
+        return (row[0], row[1], row[2]) if row else None
 
 
 def _roll_back(db: sqlite3.Connection, cause: BaseException) -> None:

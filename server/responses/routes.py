@@ -1,0 +1,33 @@
+"""``POST /v1/responses`` and ``GET /v1/responses/{id}``: authenticate, parse, run, encode."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse, Response
+
+from server.openai.chat_request import decode_body
+from server.openai.routes import caller_of, read_body
+from server.openai.streaming import EventStreamResponse
+from server.responses.service import ResponsesService
+
+router = APIRouter(prefix="/v1")
+
+
+@router.post("/responses")
+async def create_response(request: Request) -> Response:
+    caller = caller_of(request)
+    state = request.app.state.traymind
+    raw = await read_body(request, state.generation.config.server.max_body_bytes)
+    result = await ResponsesService(state).create(decode_body(raw), caller, request.headers)
+    if isinstance(result, AsyncIterator):
+        return EventStreamResponse(result)
+    return JSONResponse(result)
+
+
+@router.get("/responses/{response_id}")
+async def get_response(request: Request, response_id: str) -> JSONResponse:
+    caller = caller_of(request)
+    service = ResponsesService(request.app.state.traymind)
+    return JSONResponse(await service.retrieve(response_id, caller))
