@@ -9,7 +9,6 @@ from server.agents.events import ClientToolCalls, RunDone, RunEvent
 from server.anthropic.encoding import MessageEvents, message, message_id
 from server.anthropic.errors import error_type
 from server.anthropic.request import parse_messages
-from server.chat.rendering import ContentRenderer
 from server.chat.service import Caller, ChatService, StartedTurn
 from server.chat.turn_task import Interrupted
 from server.errors import TraymindError
@@ -43,7 +42,7 @@ class MessagesService:
             await self._chat.finish(started)
 
     async def _collect(self, started: StartedTurn) -> dict[str, Any]:
-        renderer = ContentRenderer(show_tool_calls=started.show_tool_calls)
+        renderer = started.renderer()
         parts: list[str] = []
         calls: list[ClientCall] = []
         tokens = (0, 0)
@@ -61,7 +60,7 @@ class MessagesService:
     async def _stream(
         self, started: StartedTurn, first: RunEvent | Interrupted | None
     ) -> AsyncIterator[bytes]:
-        renderer = ContentRenderer(show_tool_calls=started.show_tool_calls)
+        renderer = started.renderer()
         events = MessageEvents(message_id(), started.model_id)
         pending = [events.start()]
         output_tokens, stop_reason = 0, "end_turn"

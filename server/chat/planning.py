@@ -40,6 +40,7 @@ class Plan:
     show_tool_calls: bool
     run: RunFactory
     extra_usage: tuple[int, int] = (0, 0)
+    tool_event_format: str = "traymind"  # the agent's; a request's header may override it
 
 
 def router_context(prior: Sequence[PriorMessage]) -> list[str]:
@@ -110,6 +111,7 @@ class Planner:
                     agent_id, model, instructions, turn.prompt, s, p, stream=turn.stream
                 ),
                 usage,
+                agent.tool_event_format,
             )
         runtime = (await self._engine()).runtime
         session = session_ref(headers, namespace, agent_id, turn.user_session)
@@ -123,6 +125,7 @@ class Planner:
                 agent_id, turn.prompt, s, p, facts, client, turn.attachments
             ),
             usage,
+            agent.tool_event_format,
         )
 
     async def _plain(self, model_id: str, model_name: str, turn: ChatTurn) -> Plan:

@@ -13,9 +13,9 @@ from typing import TYPE_CHECKING
 
 from server.agents.events import ClientToolCalls, RunDone, RunEvent, TextDelta
 from server.chat.planning import Plan, Planner
-from server.chat.rendering import ContentRenderer
+from server.chat.rendering import TOOL_EVENT_FORMATS, ContentRenderer
 from server.chat.turn_task import Interrupted, TurnTask
-from server.errors import Overloaded, TraymindError
+from server.errors import InvalidRequest, Overloaded, TraymindError
 from server.openai.chat_request import ChatTurn, parse_chat_turn
 from server.openai.sse import DONE, ChunkEncoder
 from server.openai.wire import (
@@ -55,11 +55,28 @@ class StartedTurn:
     show_tool_calls: bool
     task: TurnTask
     session: SessionRef | None
+    tool_format: str = "traymind"  # "openwebui": tool calls as Open WebUI's details blocks
+
+    def renderer(self) -> ContentRenderer:
+        return ContentRenderer(show_tool_calls=self.show_tool_calls, tool_format=self.tool_format)
 
 
 def _store_turn(state: ServerState, ref: SessionRef, turn_json: bytes) -> int:
     """Store a completed turn, its attachments as files beside the store (off the loop)."""
     return state.store.append_turn(ref, keep_out(turn_json, state.data_dir))
+
+
+def tool_event_format(headers: Mapping[str, str], configured: str) -> str:
+    """``X-Tool-Event-Format`` when a client sends it, else the agent's ``tool_event_format``."""
+    asked = headers.get("x-tool-event-format")
+    if asked is None:
+        return configured
+    if asked.strip().lower() not in TOOL_EVENT_FORMATS:
+        raise InvalidRequest(
+            f"X-Tool-Event-Format must be one of {', '.join(TOOL_EVENT_FORMATS)}.",
+            param="X-Tool-Event-Format",
+        )
+    return asked.strip().lower()
 
 
 def completion_id() -> str:
@@ -82,7 +99,7 @@ class ChatService:
         """A whole completion, or an SSE byte stream whose first event is already known."""
         turn = parse_chat_turn(body, self._state.generation.config.server.max_image_bytes)
         started = await self.start(turn, caller, headers)
-        renderer = ContentRenderer(show_tool_calls=started.show_tool_calls)
+        renderer = started.renderer()
         if turn.stream:
             return await self._stream(turn, started.model_id, started.task, renderer)
         return await self._collect(started.model_id, started.task, renderer)
@@ -105,8 +122,9 @@ class ChatService:
             if plan.history_key
             else None
         )
+        tool_format = tool_event_format(headers, plan.tool_event_format)
         task = self._start_turn(turn, plan, ref, headers, caller)
-        return StartedTurn(plan.model_id, plan.show_tool_calls, task, ref)
+        return StartedTurn(plan.model_id, plan.show_tool_calls, task, ref, tool_format)
 
     async def finish(self, started: StartedTurn) -> None:
         """Release a started turn (cancelling it if it still runs); always call it."""

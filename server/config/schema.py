@@ -164,6 +164,7 @@ class AgentConfig(Section):
     instructions: list[str] = []
     tools: list[Annotated[ToolRef, AfterValidator(_known_tool)]] = []
     show_tool_calls: bool = True
+    tool_event_format: Literal["traymind", "openwebui"] = "traymind"  # how tool calls look
     client_tools: bool = True  # a request's own `tools` may be called (false: ignored)
     worker_scope: Literal["shared", "user", "user_agent"] | None = None
     private: PrivateConfig | None = None

@@ -13,6 +13,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from server.agents.openwebui_details import without_details
 from server.errors import InvalidRequest
 from server.openai.attachments import Attachment, attachments_of
 from server.openai.client_tools import ClientToolUse, parse_client_tools
@@ -159,7 +160,9 @@ def _validated_messages(body: dict[str, Any]) -> list[tuple[str, str]]:
                 f"messages[{i}].role must be one of {', '.join(sorted(ROLES))}.",
                 param=f"messages[{i}].role",
             )
-        result.append((role, content_text(message.get("content"), i)))
+        text = content_text(message.get("content"), i)
+        # Open WebUI sends its tool panels back inside the assistant's text: not for a model.
+        result.append((role, without_details(text) if role == "assistant" else text))
     return result
 
 

@@ -10,7 +10,6 @@ from collections.abc import AsyncIterator, Mapping
 from typing import TYPE_CHECKING, Any
 
 from server.agents.events import ClientToolCalls, RunDone, RunEvent
-from server.chat.rendering import ContentRenderer
 from server.chat.service import Caller, ChatService, StartedTurn
 from server.chat.turn_task import Interrupted
 from server.errors import NotFound, TraymindError
@@ -103,7 +102,7 @@ class ResponsesService:
             log.warning("response %s not stored: %s", answer["id"], exc.message)
 
     async def _collect(self, started: StartedTurn, shell: ResponseShell) -> dict[str, Any]:
-        renderer = ContentRenderer(show_tool_calls=started.show_tool_calls)
+        renderer = started.renderer()
         parts: list[str] = []
         calls: list[ClientCall] = []
         tokens = (0, 0)
@@ -126,7 +125,7 @@ class ResponsesService:
         request: ResponsesTurn,
         caller: Caller,
     ) -> AsyncIterator[bytes]:
-        renderer = ContentRenderer(show_tool_calls=started.show_tool_calls)
+        renderer = started.renderer()
         events = ResponseEvents(shell)
         pending = [events.start()]
         tokens = (0, 0)
