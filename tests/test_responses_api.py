@@ -362,3 +362,45 @@ def test_codex_clis_captured_requests_get_answers_it_reads(
     (result,) = [m for m in last if m["role"] == "tool"]
     assert result["tool_call_id"] == "call_abc" and "codex-linux-sandbox" in result["content"]
     assert "run echo" in json.dumps(last)
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_the_agents_own_tool_calls_are_mcp_call_items(
+    tmp_path: Path, upstream: Upstream, stream: bool
+) -> None:
+    upstream.script(
+        Reply.tool_calls([("calculator", {"expression": "6*7"}, "call_c")]),
+        Reply.text("It is 42."),
+    )
+    body = {"model": "calc", "input": "6*7?", "stream": stream}
+    with running_server(tmp_path, config(upstream), env=ENV) as handle:
+        raw = post(handle, body)
+    if stream:
+        events = sse_events(raw.text)
+        response = events[-1]["response"]
+        added = [e["item"]["type"] for e in events if e["type"] == "response.output_item.added"]
+        assert added == ["mcp_call", "message"]
+    else:
+        response = raw.json()
+    validate("Response", response)
+    tool, message = response["output"]
+    assert (tool["type"], tool["server_label"], tool["name"]) == (
+        "mcp_call",
+        "traymind",
+        "calculator",
+    )
+    assert json.loads(tool["arguments"]) == {"expression": "6*7"}
+    assert tool["status"] == "completed" and "42" in tool["output"]
+    assert message["content"][0]["text"] == "It is 42."  # no tool tags in the text
+
+
+def test_hidden_tool_calls_make_no_items(tmp_path: Path, upstream: Upstream) -> None:
+    upstream.script(
+        Reply.tool_calls([("calculator", {"expression": "6*7"}, "call_c")]),
+        Reply.text("It is 42."),
+    )
+    built = config(upstream)
+    built["agents"]["calc"]["show_tool_calls"] = False  # type: ignore[index]
+    with running_server(tmp_path, built, env=ENV) as handle:
+        response = post(handle, {"model": "calc", "input": "6*7?"}).json()
+    assert [item["type"] for item in response["output"]] == ["message"]

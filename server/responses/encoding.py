@@ -16,7 +16,12 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
+from server.agents.events import ClientToolCalls, RunEvent, TextDelta, ToolFinished, ToolStarted
+from server.agents.tool_tags import format_value_full, truncate
 from server.openai.client_tools import ClientCall
+
+SERVER_LABEL = "traymind"  # an agent's own tools run inside Traymind: the client need not run them
+RESULT_LIMIT = 4000
 
 PLAIN_TEXT = {"format": {"type": "text"}}
 _dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
@@ -118,20 +123,34 @@ class ResponseShell:
         return snapshot
 
 
-def output_items(text: str, calls: Sequence[ClientCall]) -> list[dict[str, Any]]:
-    items = [message_item(_item_id("msg"), text)] if text or not calls else []
-    return items + [call_item(c, _item_id("fc")) for c in calls]
+def tool_item(event: ToolStarted, item_id: str) -> dict[str, Any]:
+    """An agent's own tool call as an ``mcp_call`` item: shown by a client, never run by it."""
+    return {
+        "type": "mcp_call",
+        "id": item_id,
+        "server_label": SERVER_LABEL,
+        "name": event.name,
+        "arguments": json.dumps(dict(event.args), ensure_ascii=False, default=str),
+        "output": None,
+        "error": None,
+        "status": "calling",
+    }
 
 
 class ResponseEvents:
-    """The events of one streamed response, numbered; opens the message item on first text."""
+    """The events of one response, numbered; opens a message item on text after a tool.
 
-    def __init__(self, shell: ResponseShell) -> None:
+    The non-streaming answer is built the same way, its bytes unsent, so both agree.
+    """
+
+    def __init__(self, shell: ResponseShell, *, show_tools: bool = True) -> None:
         self.shell = shell
+        self._show_tools = show_tools
         self._seq = 0
         self.output: list[dict[str, Any]] = []
         self._message: dict[str, Any] | None = None
         self._text: list[str] = []
+        self._tools: dict[str, dict[str, Any]] = {}
 
     def _event(self, kind: str, **fields: Any) -> bytes:
         payload = {"type": kind, "sequence_number": self._seq, **fields}
@@ -174,7 +193,7 @@ class ResponseEvents:
             return b""
         message, self._message = self._message, None
         index = self.output.index(message)
-        text = "".join(self._text)
+        text, self._text = "".join(self._text), []
         message.update(message_item(message["id"], text))
         where = {"item_id": message["id"], "output_index": index, "content_index": 0}
         return (
@@ -182,6 +201,46 @@ class ResponseEvents:
             + self._event("response.content_part.done", **where, part=text_part(text))
             + self._event("response.output_item.done", output_index=index, item=message)
         )
+
+    def add(self, event: RunEvent) -> bytes:
+        """The events one run event makes (text, an agent tool, client function calls)."""
+        if isinstance(event, TextDelta):
+            return self.text(event.text) if event.text else b""
+        if isinstance(event, ToolStarted):
+            return self.tool_started(event)
+        if isinstance(event, ToolFinished):
+            return self.tool_finished(event)
+        if isinstance(event, ClientToolCalls):
+            return self.calls(event.calls)
+        return b""
+
+    def tool_started(self, event: ToolStarted) -> bytes:
+        if not self._show_tools:
+            return b""
+        closing = self._close_message()
+        item = tool_item(event, _item_id("mcp"))
+        self._tools[event.call_id] = item
+        self.output.append(item)
+        index = len(self.output) - 1
+        return closing + self._event("response.output_item.added", output_index=index, item=item)
+
+    def tool_finished(self, event: ToolFinished) -> bytes:
+        item = self._tools.pop(event.call_id, None)
+        if item is None:
+            return b""
+        result = event.result if isinstance(event.result, str) else format_value_full(event.result)
+        item.update(output=truncate(result, RESULT_LIMIT), status="completed")
+        index = self.output.index(item)
+        return self._event("response.output_item.done", output_index=index, item=item)
+
+    def _fail_tools(self) -> bytes:
+        out = []
+        for item in self._tools.values():
+            item.update(error="interrupted", status="failed")
+            index = self.output.index(item)
+            out.append(self._event("response.output_item.done", output_index=index, item=item))
+        self._tools = {}
+        return b"".join(out)
 
     def calls(self, calls: Sequence[ClientCall]) -> bytes:
         out = [self._close_message()]
@@ -207,13 +266,15 @@ class ResponseEvents:
         return b"".join(out)
 
     def completed(self, tokens: tuple[int, int]) -> tuple[bytes, dict[str, Any]]:
-        closing = b"" if self.output else self.text("")
+        closing = self._fail_tools()
+        if not any(item["type"] in ("message", "function_call") for item in self.output):
+            closing += self.text("")  # the answer's text, even when empty, is a message
         closing += self._close_message()
         final = self.shell.snapshot("completed", self.output, tokens)
         return closing + self._event("response.completed", response=final), final
 
     def failed(self, message: str) -> tuple[bytes, dict[str, Any]]:
-        closing = self._close_message()
+        closing = self._fail_tools() + self._close_message()
         error = {"code": "server_error", "message": message}
         final = self.shell.snapshot("failed", self.output, error=error)
         return closing + self._event("response.failed", response=final), final

@@ -9,12 +9,11 @@ import logging
 from collections.abc import AsyncIterator, Mapping
 from typing import TYPE_CHECKING, Any
 
-from server.agents.events import ClientToolCalls, RunDone, RunEvent
+from server.agents.events import RunDone, RunEvent
 from server.chat.service import Caller, ChatService, StartedTurn
 from server.chat.turn_task import Interrupted
 from server.errors import NotFound, TraymindError
-from server.openai.client_tools import ClientCall
-from server.responses.encoding import ResponseEvents, ResponseShell, output_items, response_id
+from server.responses.encoding import ResponseEvents, ResponseShell, response_id
 from server.responses.request import Previous, ResponsesTurn, parse_responses
 
 if TYPE_CHECKING:
@@ -102,20 +101,16 @@ class ResponsesService:
             log.warning("response %s not stored: %s", answer["id"], exc.message)
 
     async def _collect(self, started: StartedTurn, shell: ResponseShell) -> dict[str, Any]:
-        renderer = started.renderer()
-        parts: list[str] = []
-        calls: list[ClientCall] = []
+        events = ResponseEvents(shell, show_tools=started.show_tool_calls)
         tokens = (0, 0)
         while (event := await started.task.next()) is not None:
             if isinstance(event, Interrupted):
                 raise TraymindError(f"The answer was interrupted: {event.reason}.")
             if isinstance(event, RunDone):
                 tokens = (event.input_tokens, event.output_tokens)
-            elif isinstance(event, ClientToolCalls):
-                calls += event.calls
             else:
-                parts.append(renderer.render(event))
-        return shell.snapshot("completed", output_items("".join(parts), calls), tokens)
+                events.add(event)
+        return events.completed(tokens)[1]
 
     async def _stream(
         self,
@@ -125,8 +120,7 @@ class ResponsesService:
         request: ResponsesTurn,
         caller: Caller,
     ) -> AsyncIterator[bytes]:
-        renderer = started.renderer()
-        events = ResponseEvents(shell)
+        events = ResponseEvents(shell, show_tools=started.show_tool_calls)
         pending = [events.start()]
         tokens = (0, 0)
         final: dict[str, Any] | None = None
@@ -139,12 +133,8 @@ class ResponsesService:
                     break
                 if isinstance(event, RunDone):
                     tokens = (event.input_tokens, event.output_tokens)
-                elif isinstance(event, ClientToolCalls):
-                    pending.append(events.calls(event.calls))
                 else:
-                    text = renderer.render(event)
-                    if text:
-                        pending.append(events.text(text))
+                    pending.append(events.add(event))
                 if pending and not started.task.ready():
                     yield b"".join(pending)
                     pending = []
