@@ -140,6 +140,7 @@ def list_models(connection: Connection) -> list[ModelChoice]:
             headers=connection.headers(),
             timeout=MODELS_TIMEOUT,
             trust_env=False,
+            verify=tls_context(),
         )
     except httpx.HTTPError as exc:
         raise _transport_error(exc, connection.base_url) from None

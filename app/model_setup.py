@@ -24,6 +24,7 @@ from server.config import ConfigError, ModelConfig, parse_config
 from server.config.yaml_file import YamlProblem, read_yaml
 from server.keys.backends import KeyringUnavailable
 from server.keys.provider_keys import delete_provider_key, set_provider_key
+from server.providers.tls import tls_context
 
 LIST_TIMEOUT = 5.0
 KEY_NAME = "default"  # the provider key of models.default, as stored by set_provider_key
@@ -140,11 +141,20 @@ def list_models(
         url = base_url.rstrip("/") + "/models"
         headers = {"Authorization": f"Bearer {key}"} if key else {}
     try:
-        response = httpx.get(url, headers=headers, timeout=LIST_TIMEOUT, trust_env=False)
+        response = httpx.get(
+            url, headers=headers, timeout=LIST_TIMEOUT, trust_env=False, verify=tls_context()
+        )
     except httpx.HTTPError as exc:
         raise ModelSetupError(f"{url} does not answer ({type(exc).__name__}).") from None
     if response.status_code in (401, 403):
         raise ModelSetupError(f"{url} refused the key (HTTP {response.status_code}).")
+    if response.status_code == 404 and provider != "anthropic" and base_url:
+        root = base_url.rstrip("/")
+        if not root.endswith("/v1"):
+            raise ModelSetupError(
+                f"{url} answered HTTP 404. OpenAI-compatible servers serve their API under "
+                f"/v1: try {root}/v1 as the base URL."
+            )
     if response.status_code != 200:
         raise ModelSetupError(f"{url} answered HTTP {response.status_code}.")
     try:

@@ -38,6 +38,7 @@ from app.server_controller import ServerController
 from server.agents.default_model import LOCAL_SERVERS, candidate_urls
 from server.keys.backends import KeyringUnavailable
 from server.keys.client_keys import KeyInfo
+from server.providers.tls import tls_context
 
 KEY_SENTENCE = (
     "A key is a password for one chat app: it lets that app in from this computer (and "
@@ -69,7 +70,9 @@ def fill_key(name: str, text: str, key: str | None) -> str:
 def default_model_status(base_url: str) -> dict[str, object]:
     """``default_model`` of ``/api/health`` (blocking; no key needed)."""
     root = base_url.removesuffix("/v1")
-    response = httpx.get(f"{root}/api/health", timeout=HEALTH_TIMEOUT, trust_env=False)
+    response = httpx.get(
+        f"{root}/api/health", timeout=HEALTH_TIMEOUT, trust_env=False, verify=tls_context()
+    )
     return dict(response.json().get("default_model") or {})
 
 

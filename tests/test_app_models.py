@@ -90,6 +90,17 @@ def test_listing_explains_an_unreachable_server_and_a_missing_key(tray_env) -> N
         list_models("openai", f"http://127.0.0.1:{port}/v1", "TRAYMIND_TEST_NO_SUCH_KEY")
 
 
+def test_a_404_on_a_url_without_v1_suggests_adding_it(tray_env, upstream: Upstream) -> None:
+    root = upstream.base_url.removesuffix("/v1")
+    with pytest.raises(ModelSetupError) as problem:
+        list_models("openai", root, None)
+    assert f"try {root}/v1 as the base URL" in str(problem.value)
+    assert list_models("openai", upstream.base_url, None) == upstream.models
+    with pytest.raises(ModelSetupError) as elsewhere:  # a 404 under /v1 gets no such hint
+        list_models("openai", f"{root}/nothing/v1", None)
+    assert str(elsewhere.value) == f"{root}/nothing/v1/models answered HTTP 404."
+
+
 def test_models_dialog_connects_the_default_model_live(make_app, qtbot, upstream: Upstream) -> None:
     harness = make_app(
         "# my agents\nagents:\n  general: {}  # the helper\n",
