@@ -132,6 +132,13 @@ def check_exposure(host: str, authenticator: Authenticator) -> None:
         )
 
 
+def _release(state: ServerState) -> None:
+    """Close what a server that never served opened (the stores), so a retry finds them free."""
+    state.store.close()
+    if state.memory is not None:
+        state.memory.close()
+
+
 class ServerHandle:
     """A server in a background thread, as one object."""
 
@@ -176,6 +183,16 @@ class ServerHandle:
                 f"{exc.message} Check that the data folder is writable and the disk not full, "
                 "or choose another with --data-dir."
             ) from None
+        try:
+            return self._state_around(config, config_path, data_dir, store)
+        except BaseException:
+            store.close()
+            raise
+
+    def _state_around(
+        self, config: Config, config_path: Path | None, data_dir: Path, store: HistoryStore
+    ) -> ServerState:
+        """Everything else the server holds, around an open session store."""
         allow = self.options.allow_unauthenticated
         if allow is None:
             allow = env_flag(os.environ.get("OPENAI_COMPAT_ALLOW_UNAUTHENTICATED"))
@@ -205,7 +222,11 @@ class ServerHandle:
     def start(self) -> None:
         """Load config, bind, serve; returns once the socket accepts connections."""
         state = self._build_state()
-        sock = bind_socket(self.options.host, self.options.port)
+        try:
+            sock = bind_socket(self.options.host, self.options.port)
+        except BaseException:
+            _release(state)  # a port in use must not leave the stores open behind it
+            raise
         self.port = sock.getsockname()[1]
         self.state = state
         settings = state.generation.config.server
@@ -253,6 +274,8 @@ class ServerHandle:
             if server.started:
                 break
         if not server.started:
+            self._thread.join(STOP_TIMEOUT)
+            _release(state)
             raise StartupError("The server failed to start; see the log for details.")
         self.status.set_server(
             state="running",
