@@ -30,7 +30,7 @@ from app.models_dialog import ModelsDialog
 from app.path_dialog import PathDialog, config_dialog, logs_dialog
 from app.server_controller import Problem, ServerController
 from app.settings import Settings, SettingsFile, effective_options
-from app.settings_dialog import SettingsDialog
+from app.settings_dialog import EDITED_FIELDS, SettingsDialog
 from app.single_instance import SingleInstance
 from app.status_window import StatusWindow
 from app.tray import Tray, TrayMenu
@@ -293,7 +293,12 @@ class TraymindApp(QObject):
             self.notify(f"Settings could not be saved: {exc}", error=True)
 
     def apply_settings(self, new: Settings) -> None:
-        """Persist, update start-at-login, and restart the server if a server setting changed."""
+        """Persist, update start-at-login, and restart the server if a server setting changed.
+
+        Only the Settings dialog's fields are taken from ``new``: the tray toggle and the
+        Welcome window may have changed the others since the dialog opened.
+        """
+        new = replace(self.settings, **{f: getattr(new, f) for f in EDITED_FIELDS})
         self._save(new)
         if self.autostart.supported() and new.start_at_login != self.autostart.enabled():
             try:

@@ -34,6 +34,10 @@ from app.icons import app_icon
 from app.settings import ALL_INTERFACES, Settings, listen_problem
 from server.security.host_guard import is_loopback_host
 
+# What this dialog edits; the rest (unauthenticated access, the welcome) is changed elsewhere
+# while it may be open, and a save must not put back what it showed.
+EDITED_FIELDS = ("port", "host", "start_at_login", "config_path", "keystore_file")
+
 LOOPBACK = "127.0.0.1"
 HOST_CHOICES = (
     (LOOPBACK, "127.0.0.1: this computer only (recommended)"),
@@ -156,6 +160,7 @@ class SettingsDialog(QDialog):
             self.config_path.setText(path)
 
     def values(self) -> Settings:
+        """The dialog's own fields (``EDITED_FIELDS``) over the settings it opened with."""
         return replace(
             self._settings,
             port=self.port.value(),

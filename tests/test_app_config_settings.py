@@ -223,3 +223,21 @@ def test_an_edit_picked_up_by_the_servers_watcher_reaches_the_tray(make_app, qtb
     qtbot.waitUntil(lambda: controller.failure is None, timeout=8000)
     qtbot.waitUntil(lambda: "· 2 agents ·" in harness.menu_texts()[0], timeout=5000)
     assert "writer" in model_ids(harness)
+
+
+def test_a_settings_dialog_left_open_does_not_undo_the_toggle_or_the_welcome(
+    make_app, qtbot
+) -> None:
+    """The dialog opened first; the tray toggle and the Welcome's Finish came later."""
+    harness = make_app(settings=Settings(port=free_port()))
+    harness.app.show_settings()
+    dialog = harness.app.settings_dialog
+    harness.app.set_allow_unauthenticated(True)
+    harness.app.show_welcome()
+    harness.app.welcome_window.completed.emit()
+    assert harness.settings_file.load().welcome_completed
+    dialog.start_at_login.setChecked(True)
+    dialog.save_button.click()
+    saved = harness.settings_file.load()
+    assert saved.start_at_login and saved.welcome_completed and saved.allow_unauthenticated
+    assert harness.app.settings == saved
