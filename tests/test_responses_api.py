@@ -404,3 +404,29 @@ def test_hidden_tool_calls_make_no_items(tmp_path: Path, upstream: Upstream) -> 
     with running_server(tmp_path, built, env=ENV) as handle:
         response = post(handle, {"model": "calc", "input": "6*7?"}).json()
     assert [item["type"] for item in response["output"]] == ["message"]
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {"Content-Type": "text/plain", "Origin": "https://evil.example"},
+        {"Content-Type": "text/plain", "Sec-Fetch-Site": "cross-site", "Sec-Fetch-Mode": "no-cors"},
+        {"Content-Type": "application/json", "Origin": "https://evil.example"},
+    ],
+)
+def test_a_web_page_cannot_drive_or_read_responses(
+    tmp_path: Path, upstream: Upstream, headers: dict[str, str]
+) -> None:
+    """Unauthenticated local access on: a hostile page's requests are refused before any run."""
+    body = json.dumps({"model": "calc", "input": "rm -rf ~"})
+    with (
+        running_server(
+            tmp_path, config(upstream), env={"OPENAI_COMPAT_ALLOW_UNAUTHENTICATED": "1"}
+        ) as handle,
+        http(handle) as h,
+    ):
+        posted = h.post("/v1/responses", content=body, headers=headers)
+        read = h.get("/v1/responses/resp_x", headers=headers)
+    assert posted.status_code == 403 and read.status_code == 403
+    validate("ErrorResponse", posted.json())
+    assert upstream.chat_requests == []
