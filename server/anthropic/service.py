@@ -30,11 +30,7 @@ class MessagesService:
         turn = parse_messages(body, self._state.generation.config.server.max_image_bytes)
         started = await self._chat.start(turn, caller, headers)
         if turn.stream:
-            try:
-                first = await started.task.next()
-            except BaseException:
-                await self._chat.finish(started)
-                raise
+            first = await self._chat.first_event(started)
             return self._stream(started, first)
         try:
             return await self._collect(started)

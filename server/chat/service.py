@@ -126,6 +126,15 @@ class ChatService:
         task = self._start_turn(turn, plan, ref, headers, caller)
         return StartedTurn(plan.model_id, plan.show_tool_calls, task, ref, tool_format)
 
+    async def first_event(self, started: StartedTurn) -> RunEvent | Interrupted | None:
+        """A stream's first event, awaited before any byte so that early failures are plain
+        HTTP errors; a failure finishes the turn."""
+        try:
+            return await started.task.next()
+        except BaseException:
+            await self.finish(started)
+            raise
+
     async def finish(self, started: StartedTurn) -> None:
         """Release a started turn (cancelling it if it still runs); always call it."""
         # Synchronous bookkeeping first: under a cancelled scope every await raises again.

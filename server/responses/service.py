@@ -40,11 +40,7 @@ class ResponsesService:
         started = await self._chat.start(turn, caller, headers)
         shell = ResponseShell(resp_id, started.model_id, body)
         if turn.stream:
-            try:
-                first = await started.task.next()
-            except BaseException:
-                await self._chat.finish(started)
-                raise
+            first = await self._chat.first_event(started)
             return self._stream(started, first, shell, request, caller)
         try:
             answer = await self._collect(started, shell)
