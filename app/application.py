@@ -29,7 +29,7 @@ from app.keys_dialog import KeysDialog
 from app.models_dialog import ModelsDialog
 from app.path_dialog import PathDialog, config_dialog, logs_dialog
 from app.server_controller import Problem, ServerController
-from app.settings import Settings, SettingsFile, effective_options
+from app.settings import ALL_INTERFACES, Settings, SettingsFile, effective_options
 from app.settings_dialog import EDITED_FIELDS, SettingsDialog
 from app.single_instance import SingleInstance
 from app.status_window import StatusWindow
@@ -181,9 +181,25 @@ class TraymindApp(QObject):
 
     def show_connect(self) -> None:
         if self.connect_dialog is None:
-            self.connect_dialog = ConnectDialog(self.controller, self.show_keys, self.show_settings)
+            self.connect_dialog = ConnectDialog(
+                self.controller, self.show_keys, self.show_settings, self.listen_for_containers
+            )
         self.connect_dialog.refresh()
         self._present(self.connect_dialog)
+
+    def listen_for_containers(self) -> str | None:
+        """Listen on all interfaces, so a chat app in Docker reaches Traymind; else why not."""
+        if "host" in self.overridden:
+            return "The listen address is set on the command line (--host), so it stays."
+        if self.controller.options.allow_unauthenticated:
+            return (
+                "Turn off unauthenticated local access first: beyond this computer every "
+                "request needs an API key."
+            )
+        if not self._has_keys():
+            return "Create an API key first (API keys…): a container reaches Traymind with a key."
+        self.apply_settings(replace(self.settings, host=ALL_INTERFACES))
+        return None
 
     def show_models(self) -> None:
         if self.models_dialog is None:
@@ -203,7 +219,10 @@ class TraymindApp(QObject):
     def show_welcome(self) -> None:
         if self.welcome_window is None:
             self.welcome_window = WelcomeWindow(
-                self.controller, self.chat_access, self.set_allow_unauthenticated
+                self.controller,
+                self.chat_access,
+                self.set_allow_unauthenticated,
+                self.listen_for_containers,
             )
             self.welcome_window.completed.connect(
                 lambda: self._save(replace(self.settings, welcome_completed=True))

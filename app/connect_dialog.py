@@ -55,6 +55,29 @@ SNIPPETS: tuple[tuple[str, Callable[[Pairing], str]], ...] = (
 )
 
 
+class ListenForContainers(QPushButton):
+    """On Linux a container reaches the host only beyond loopback: one click moves there.
+
+    Shown only for a chat app in Docker while Traymind listens on loopback; ``problem`` is
+    the sentence saying why the move could not happen (no key, unauthenticated access on).
+    """
+
+    def __init__(self, move: Callable[[], str | None] | None, after: Callable[[], None]) -> None:
+        super().__init__("Listen for containers (all interfaces, keys required)")
+        self._move = move
+        self._after = after
+        self.problem: str | None = None
+        self.clicked.connect(self._clicked)
+
+    def update_for(self, pairing: Pairing) -> None:
+        self.setVisible(pairing.docker and pairing.loopback_only and self._move is not None)
+
+    def _clicked(self) -> None:
+        if self._move is not None:
+            self.problem = self._move()
+        self._after()
+
+
 class ConnectDialog(QDialog):
     """One tab per chat app, each with its text and a Copy button."""
 
@@ -63,10 +86,12 @@ class ConnectDialog(QDialog):
         controller: ServerController,
         show_keys: Callable[[], None],
         show_settings: Callable[[], None],
+        listen_for_containers: Callable[[], str | None] | None = None,
         parent: QWidget | None = None,
     ) -> None:
         super().__init__(parent)
         self.controller = controller
+
         self.setWindowTitle("Connect a chat app to Traymind")
         self.setWindowIcon(app_icon())
         self.resize(720, 520)
@@ -74,6 +99,7 @@ class ConnectDialog(QDialog):
             "The chat app runs in Docker (use host.docker.internal instead of 127.0.0.1)"
         )
         self.docker.toggled.connect(self.refresh)
+        self.listen_button = ListenForContainers(listen_for_containers, self.refresh)
         self.tabs = QTabWidget()
         self.texts: dict[str, QPlainTextEdit] = {}
         mono = QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont)
@@ -104,6 +130,7 @@ class ConnectDialog(QDialog):
         buttons.addWidget(close)
         layout = QVBoxLayout(self)
         layout.addWidget(self.docker)
+        layout.addWidget(self.listen_button)
         layout.addWidget(self.tabs, 1)
         layout.addWidget(self.note)
         layout.addLayout(buttons)
@@ -128,8 +155,11 @@ class ConnectDialog(QDialog):
             if self.texts[name].toPlainText() != text:
                 self.texts[name].setPlainText(text)
         running = self.controller.phase == "running"
+        self.listen_button.update_for(pairing)
+        problem = self.listen_button.problem
         self.note.setText(
-            f"Base URL: {pairing.base_url}"
+            (f"{problem}\n" if problem else "")
+            + f"Base URL: {pairing.base_url}"
             + ("" if running else "  (the server is not running: start it from the menu)")
         )
 

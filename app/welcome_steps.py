@@ -30,7 +30,7 @@ from PySide6.QtWidgets import (
 from app.background import Jobs
 from app.chat_access import local_base_url
 from app.chat_snippets import Pairing
-from app.connect_dialog import SNIPPETS
+from app.connect_dialog import SNIPPETS, ListenForContainers
 from app.keys_dialog import FALLBACK_HELP
 from app.model_setup import PRESETS, list_models
 from app.models_dialog import ModelsDialog
@@ -299,12 +299,18 @@ class ConnectStep(QWidget):
 
     done = Signal()
 
-    def __init__(self, controller: ServerController, parent: QWidget | None = None) -> None:
+    def __init__(
+        self,
+        controller: ServerController,
+        listen_for_containers: Callable[[], str | None] | None = None,
+        parent: QWidget | None = None,
+    ) -> None:
         super().__init__(parent)
         self.controller = controller
         self.key: str | None = None
         self.docker = QCheckBox("My chat app runs in Docker")
         self.docker.toggled.connect(self.refresh)
+        self.listen_button = ListenForContainers(listen_for_containers, self.refresh)
         self.tabs = QTabWidget()
         self.texts: dict[str, QPlainTextEdit] = {}
         self.pages: dict[str, QWidget] = {}
@@ -325,6 +331,7 @@ class ConnectStep(QWidget):
         self.note.setWordWrap(True)
         layout = QVBoxLayout(self)
         layout.addWidget(self.docker)
+        layout.addWidget(self.listen_button)
         layout.addWidget(self.tabs, 1)
         layout.addWidget(self.note)
         self.refresh()
@@ -352,7 +359,11 @@ class ConnectStep(QWidget):
         if current in names:
             self.tabs.setCurrentIndex(names.index(current))
         key_note = "" if self.key else " Without a key from step 2, put your own key where it says."
-        self.note.setText(f"Base URL: {pairing.base_url}.{key_note}")
+        self.listen_button.update_for(pairing)
+        problem = self.listen_button.problem
+        self.note.setText(
+            (f"{problem}\n" if problem else "") + f"Base URL: {pairing.base_url}.{key_note}"
+        )
 
     def _copy(self, text: QPlainTextEdit) -> None:
         QGuiApplication.clipboard().setText(text.toPlainText())

@@ -62,6 +62,7 @@ class WelcomeWindow(QWidget):
         controller: ServerController,
         access: ChatAccess,
         allow_unauthenticated: Callable[[bool], None],
+        listen_for_containers: Callable[[], str | None] | None = None,
     ) -> None:
         super().__init__()
         self.setWindowTitle(TITLE)
@@ -69,7 +70,7 @@ class WelcomeWindow(QWidget):
         self.resize(860, 640)
         self.model_step = ModelStep(controller)
         self.access_step = AccessStep(controller, allow_unauthenticated)
-        self.connect_step = ConnectStep(controller)
+        self.connect_step = ConnectStep(controller, listen_for_containers)
         self.chat = ChatWidget(controller, access)
         self.access_step.key_created.connect(self.connect_step.set_key)
         self.steps: list[QWidget] = [

@@ -241,3 +241,54 @@ def test_a_settings_dialog_left_open_does_not_undo_the_toggle_or_the_welcome(
     saved = harness.settings_file.load()
     assert saved.start_at_login and saved.welcome_completed and saved.allow_unauthenticated
     assert harness.app.settings == saved
+
+
+def test_one_click_makes_traymind_reachable_from_containers(make_app, qtbot) -> None:
+    """Docker ticked, listening on loopback: the button moves the server, keys permitting."""
+    harness = make_app(
+        agent_config(None, general={}),
+        settings=Settings(port=free_port(), allow_unauthenticated=True),
+    )
+    harness.menu_action("Connect a chat app…").trigger()
+    dialog = harness.app.connect_dialog
+    assert not dialog.listen_button.isVisibleTo(dialog)
+    dialog.docker.setChecked(True)
+    assert dialog.listen_button.isVisibleTo(dialog)
+
+    dialog.listen_button.click()  # unauthenticated access is on: refused, with the reason
+    assert "Turn off unauthenticated local access first" in dialog.note.text()
+    assert harness.app.controller.options.host == "127.0.0.1"
+
+    harness.app.set_allow_unauthenticated(False)
+    dialog.listen_button.click()  # no key yet
+    assert "Create an API key first" in dialog.note.text()
+    assert harness.app.controller.options.host == "127.0.0.1"
+
+    harness.menu_action("API keys…").trigger()
+    keys = harness.app.keys_dialog
+    qtbot.waitUntil(lambda: not keys.busy and keys.new_button.isEnabled())
+    keys.label_edit.setText("docker")
+    keys.create_key()
+    qtbot.waitUntil(lambda: bool(keys.new_key.text()))
+    dialog.listen_button.click()
+    qtbot.waitUntil(lambda: harness.app.controller.options.host == "0.0.0.0", timeout=10_000)
+    qtbot.waitUntil(lambda: harness.app.controller.phase == "running", timeout=10_000)
+    assert harness.settings_file.load().host == "0.0.0.0"
+    dialog.refresh()
+    assert not dialog.listen_button.isVisibleTo(dialog)
+    assert "Create an API key" not in dialog.note.text()
+
+
+def test_the_welcome_offers_the_same_move_for_docker(make_app, qtbot) -> None:
+    harness = make_app(
+        agent_config(None, general={}),
+        settings=Settings(port=free_port(), allow_unauthenticated=True),
+    )
+    harness.app.show_welcome()
+    step = harness.app.welcome_window.connect_step
+    assert not step.listen_button.isVisibleTo(step)
+    step.docker.setChecked(True)
+    assert step.listen_button.isVisibleTo(step)
+    step.listen_button.click()
+    assert "Turn off unauthenticated local access first" in step.note.text()
+    assert "Docker" in [step.tabs.tabText(i) for i in range(step.tabs.count())]
