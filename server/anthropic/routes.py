@@ -6,8 +6,6 @@ Anthropic clients send their key as ``x-api-key`` (the SDK) or as a bearer token
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 
@@ -16,7 +14,7 @@ from server.anthropic.service import MessagesService
 from server.chat.service import Caller
 from server.openai.chat_request import decode_body
 from server.openai.routes import read_body
-from server.openai.streaming import EventStreamResponse
+from server.openai.streaming import json_or_stream
 from server.state import ServerState
 
 router = APIRouter(prefix="/v1")
@@ -37,10 +35,9 @@ def _caller(request: Request) -> tuple[ServerState, Caller]:
 async def create_message(request: Request) -> Response:
     state, caller = _caller(request)
     raw = await read_body(request, state.generation.config.server.max_body_bytes)
-    result = await MessagesService(state).create(decode_body(raw), caller, request.headers)
-    if isinstance(result, AsyncIterator):
-        return EventStreamResponse(result)
-    return JSONResponse(result)
+    return json_or_stream(
+        await MessagesService(state).create(decode_body(raw), caller, request.headers)
+    )
 
 
 @router.post("/messages/count_tokens")

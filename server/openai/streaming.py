@@ -8,8 +8,9 @@ run and releases the session, so this response closes it itself.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from typing import Any
 
-from starlette.responses import StreamingResponse
+from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.types import Receive, Scope, Send
 
 SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
@@ -27,3 +28,10 @@ class EventStreamResponse(StreamingResponse):
             aclose = getattr(self._body, "aclose", None)
             if aclose is not None:
                 await aclose()
+
+
+def json_or_stream(result: dict[str, Any] | AsyncIterator[bytes]) -> Response:
+    """A service's answer as HTTP: a whole JSON body, or its SSE stream."""
+    if isinstance(result, AsyncIterator):
+        return EventStreamResponse(result)
+    return JSONResponse(result)

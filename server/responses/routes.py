@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 
 from server.openai.chat_request import decode_body
 from server.openai.routes import caller_of, read_body
-from server.openai.streaming import EventStreamResponse
+from server.openai.streaming import json_or_stream
 from server.responses.service import ResponsesService
 
 router = APIRouter(prefix="/v1")
@@ -20,10 +18,9 @@ async def create_response(request: Request) -> Response:
     caller = caller_of(request)
     state = request.app.state.traymind
     raw = await read_body(request, state.generation.config.server.max_body_bytes)
-    result = await ResponsesService(state).create(decode_body(raw), caller, request.headers)
-    if isinstance(result, AsyncIterator):
-        return EventStreamResponse(result)
-    return JSONResponse(result)
+    return json_or_stream(
+        await ResponsesService(state).create(decode_body(raw), caller, request.headers)
+    )
 
 
 @router.get("/responses/{response_id}")
