@@ -193,7 +193,21 @@ class AgentForm(EntityForm):
         self.add_field("memory", "Memory:", memory)
         self.show_tool_calls = QCheckBox("Show tool calls and their results in answers")
         self.add_field("show_tool_calls", "", self.show_tool_calls)
-        for box in (self.memory, self.memory_shared, self.show_tool_calls):
+        self.openwebui_panels = QCheckBox("Show them as Open WebUI's own tool panels")
+        self.show_tool_calls.toggled.connect(self.openwebui_panels.setEnabled)
+        self.add_field("tool_event_format", "", self.openwebui_panels)
+        self.client_tools = QCheckBox(
+            "Let the agent call a chat app's own tools (Cline, Continue, Open WebUI native)"
+        )
+        self.add_field("client_tools", "", self.client_tools)
+        boxes = (
+            self.memory,
+            self.memory_shared,
+            self.show_tool_calls,
+            self.openwebui_panels,
+            self.client_tools,
+        )
+        for box in boxes:
             box.toggled.connect(self.touched)
 
     def load(self, editor: ConfigEditor, spec: AgentSpec, mode: Mode, source: str = "") -> None:
@@ -215,6 +229,9 @@ class AgentForm(EntityForm):
             self.memory_shared.setChecked(spec.memory_shared)
             self.memory_shared.setEnabled(spec.memory)
             self.show_tool_calls.setChecked(spec.show_tool_calls)
+            self.openwebui_panels.setChecked(spec.tool_event_format == "openwebui")
+            self.openwebui_panels.setEnabled(spec.show_tool_calls)
+            self.client_tools.setChecked(spec.client_tools)
         finally:
             self._loading = False
 
@@ -230,6 +247,8 @@ class AgentForm(EntityForm):
             memory=self.memory.isChecked(),
             memory_shared=self.memory.isChecked() and self.memory_shared.isChecked(),
             show_tool_calls=self.show_tool_calls.isChecked(),
+            tool_event_format="openwebui" if self.openwebui_panels.isChecked() else "traymind",
+            client_tools=self.client_tools.isChecked(),
         )
 
     def operations(self) -> tuple[AgentSpec, Operations]:

@@ -326,3 +326,24 @@ def test_a_mindroom_config_is_shown_but_not_edited(make_app, qtbot, upstream: Up
     assert not window.agent_form.isEnabled()
     assert not window.save_button.isEnabled() and not window.new_agent_button.isEnabled()
     assert harness.config_path.read_text() == text
+
+
+def test_open_webui_panels_and_client_tools_are_two_checkboxes(
+    make_app, qtbot, upstream: Upstream
+) -> None:
+    harness = make_app(CONFIG.format(url=upstream.base_url), settings=OPEN)
+    window = open_agents(harness, qtbot)
+    window.select("agent", "general")
+    form = window.agent_form
+    assert not form.openwebui_panels.isChecked() and form.client_tools.isChecked()
+    form.show_tool_calls.click()
+    assert not form.openwebui_panels.isEnabled()  # no panels when nothing is shown
+    form.show_tool_calls.click()
+    form.openwebui_panels.click()
+    form.client_tools.click()
+    save(window, qtbot)
+    agent = load_config(harness.config_path).agents["general"]
+    assert (agent.tool_event_format, agent.client_tools) == ("openwebui", False)
+    assert "# the helper" in harness.config_path.read_text()
+    window.select("agent", "general")
+    assert form.openwebui_panels.isChecked() and not form.client_tools.isChecked()

@@ -572,3 +572,27 @@ def test_an_alias_that_cannot_be_edited_alone_is_refused_untouched(tmp_path: Pat
     with pytest.raises(EditRefused, match="edit it by hand"):
         editor.put_agent(spec, replacing="other")
     assert editor.text == text and path.read_text() == text
+
+
+def test_tool_panels_and_client_tools_are_written_only_when_not_the_default(
+    config: Path,
+) -> None:
+    def change(editor: ConfigEditor) -> None:
+        spec = editor.agent("coder")
+        assert (spec.tool_event_format, spec.client_tools) == ("traymind", True)
+        spec.tool_event_format, spec.client_tools = "openwebui", False
+        editor.put_agent(spec, replacing="coder")
+
+    text = edited(config, change)
+    assert text == CONFIG.replace(
+        "    - notes\n", "    - notes\n    tool_event_format: openwebui\n    client_tools: false\n"
+    )
+    agent = load_config(config).agents["coder"]
+    assert (agent.tool_event_format, agent.client_tools) == ("openwebui", False)
+
+    def back(editor: ConfigEditor) -> None:
+        spec = editor.agent("coder")
+        spec.tool_event_format, spec.client_tools = "traymind", True
+        editor.put_agent(spec, replacing="coder")
+
+    assert "tool_event_format: traymind" in edited(config, back)  # a key the file had stays

@@ -55,6 +55,8 @@ class AgentSpec:
     memory: bool = False
     memory_shared: bool = False
     show_tool_calls: bool = True
+    tool_event_format: str = "traymind"  # "openwebui": Open WebUI's own tool panels
+    client_tools: bool = True
 
     @classmethod
     def from_entry(cls, agent_id: str, entry: object) -> AgentSpec:
@@ -72,6 +74,8 @@ class AgentSpec:
             memory=bool(memory) if not isinstance(memory, Mapping) else True,
             memory_shared=isinstance(memory, Mapping) and bool(memory.get("shared")),
             show_tool_calls=entry.get("show_tool_calls") is not False,
+            tool_event_format=_text(entry.get("tool_event_format")) or "traymind",
+            client_tools=entry.get("client_tools") is not False,
         )
 
     def updated(self, entry: object) -> dict[str, Any]:
@@ -98,6 +102,10 @@ class AgentSpec:
             _put(entry, "memory", memory, False)
         if self.show_tool_calls != was.show_tool_calls:
             _put(entry, "show_tool_calls", self.show_tool_calls, True)
+        if self.tool_event_format != was.tool_event_format:
+            _put(entry, "tool_event_format", self.tool_event_format, "traymind")
+        if self.client_tools != was.client_tools:
+            _put(entry, "client_tools", self.client_tools, True)
         return entry
 
 
