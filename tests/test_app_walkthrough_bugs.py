@@ -220,6 +220,7 @@ def test_bug5_the_old_server_serves_until_the_new_one_listens(make_app, qtbot, t
     harness = make_app(options={"port": 8765}, settings=Settings(port=first, **OPEN_FIELDS))
     controller = harness.app.controller
     url, handle = harness.url, controller.handle
+
     def the_port(found) -> bool:  # not the "no model is connected" probe's problem
         return found.kind == "port_in_use"
 
