@@ -66,11 +66,11 @@ def _store_turn(state: ServerState, ref: SessionRef, turn_json: bytes) -> int:
     return state.store.append_turn(ref, keep_out(turn_json, state.data_dir))
 
 
-def tool_event_format(headers: Mapping[str, str], configured: str) -> str:
-    """``X-Tool-Event-Format`` when a client sends it, else the agent's ``tool_event_format``."""
+def requested_tool_format(headers: Mapping[str, str]) -> str | None:
+    """``X-Tool-Event-Format`` when a client sends it (it wins over the agent's setting)."""
     asked = headers.get("x-tool-event-format")
     if asked is None:
-        return configured
+        return None
     if asked.strip().lower() not in TOOL_EVENT_FORMATS:
         raise InvalidRequest(
             f"X-Tool-Event-Format must be one of {', '.join(TOOL_EVENT_FORMATS)}.",
@@ -101,8 +101,8 @@ class ChatService:
         started = await self.start(turn, caller, headers)
         renderer = started.renderer()
         if turn.stream:
-            return await self._stream(turn, started.model_id, started.task, renderer)
-        return await self._collect(started.model_id, started.task, renderer)
+            return await self._stream(turn, started, renderer)
+        return await self._collect(started, renderer)
 
     async def start(
         self, turn: ChatTurn, caller: Caller, headers: Mapping[str, str]
@@ -116,13 +116,14 @@ class ChatService:
                 "Traymind is busy with too many requests; try again shortly.",
                 headers={"Retry-After": "1"},
             )
+        asked_format = requested_tool_format(headers)  # a bad header is refused before any run
         plan = await Planner(self._state, generation).plan(turn, target, caller.namespace, headers)
         ref = (
             session_ref(headers, caller.namespace, plan.history_key, turn.user_session)
             if plan.history_key
             else None
         )
-        tool_format = tool_event_format(headers, plan.tool_event_format)
+        tool_format = asked_format or plan.tool_event_format
         task = self._start_turn(turn, plan, ref, headers, caller)
         return StartedTurn(plan.model_id, plan.show_tool_calls, task, ref, tool_format)
 
@@ -204,9 +205,8 @@ class ChatService:
         tokens = (model.context_window if model else None) or DEFAULT_CONTEXT_TOKENS
         return tokens * CHARS_PER_TOKEN
 
-    async def _collect(
-        self, agent_id: str, task: TurnTask, renderer: ContentRenderer
-    ) -> ChatCompletion:
+    async def _collect(self, started: StartedTurn, renderer: ContentRenderer) -> ChatCompletion:
+        task = started.task
         parts: list[str] = []
         calls: list[ToolCall] = []
         usage = Usage()
@@ -224,13 +224,11 @@ class ChatService:
                 else:
                     parts.append(renderer.render(event))
         finally:
-            # Synchronous bookkeeping first: under a cancelled scope every await raises again.
-            self._state.turns.discard(task)
-            await task.close()
+            await self.finish(started)
         return ChatCompletion(
             id=completion_id(),
             created=int(time.time()),
-            model=agent_id,
+            model=started.model_id,
             choices=[
                 Choice(
                     message=AssistantMessage(content="".join(parts) or None, tool_calls=calls)
@@ -243,28 +241,23 @@ class ChatService:
         )
 
     async def _stream(
-        self, turn: ChatTurn, agent_id: str, task: TurnTask, renderer: ContentRenderer
+        self, turn: ChatTurn, started: StartedTurn, renderer: ContentRenderer
     ) -> AsyncIterator[bytes]:
-        """Waits for the first event so that early failures are plain HTTP errors."""
-        try:
-            first = await task.next()
-        except BaseException:
-            self._state.turns.discard(task)
-            await task.close()
-            raise
+        first = await self.first_event(started)
         encoder = ChunkEncoder(
-            completion_id(), int(time.time()), agent_id, include_usage=turn.include_usage
+            completion_id(), int(time.time()), started.model_id, include_usage=turn.include_usage
         )
-        return self._stream_body(first, task, renderer, encoder, turn.include_usage)
+        return self._stream_body(first, started, renderer, encoder, turn.include_usage)
 
     async def _stream_body(
         self,
         first: RunEvent | Interrupted | None,
-        task: TurnTask,
+        started: StartedTurn,
         renderer: ContentRenderer,
         encoder: ChunkEncoder,
         include_usage: bool,
     ) -> AsyncIterator[bytes]:
+        task = started.task
         usage: RunDone | None = None
         finish_reason = "stop"
         # Chunks already waiting go out in one write: under load, one send per chunk is what
@@ -313,6 +306,4 @@ class ChatService:
             pending.append(DONE)
             yield b"".join(pending)
         finally:
-            # Synchronous bookkeeping first: under a cancelled scope every await raises again.
-            self._state.turns.discard(task)
-            await task.close()
+            await self.finish(started)
