@@ -407,3 +407,60 @@ def test_claude_codes_captured_request_is_answered(tmp_path: Path, upstream: Ups
     assert "say hi" in json.dumps(sent["messages"])
     assert "Available agent types for the Agent tool" in json.dumps(sent["messages"])
     assert {"Bash", "Read", "Edit"} <= {t["function"]["name"] for t in sent["tools"]}
+
+
+@pytest.mark.parametrize(
+    ("raw", "status"),
+    [
+        (b"{not json", 400),
+        (b"[1, 2]", 400),
+        (b"[" * 5000 + b"]" * 5000, 400),
+        (json.dumps({"model": "general", "messages": "x" * 200_000}).encode(), 400),
+        (
+            json.dumps(
+                {"model": "g" * 100_000, "messages": [{"role": "user", "content": "Hi"}]}
+            ).encode(),
+            404,
+        ),
+        (
+            json.dumps({"model": "general", "messages": [{"role": "user", "content": 7}]}).encode(),
+            400,
+        ),
+        (
+            json.dumps(
+                {"model": "general", "messages": [{"role": "user", "content": "x"}], "tools": "all"}
+            ).encode(),
+            400,
+        ),
+        (
+            b'{"model": "general", "messages": ['
+            + b'{"role": "user", "content": "x"},' * 300_000
+            + b"]}",
+            413,
+        ),
+    ],
+    ids=[
+        "malformed",
+        "array",
+        "nested",
+        "huge-messages",
+        "huge-model",
+        "bad-content",
+        "bad-tools",
+        "over-limit",
+    ],
+)
+def test_hostile_bodies_get_anthropic_errors_and_reach_no_model(
+    tmp_path: Path, upstream: Upstream, raw: bytes, status: int
+) -> None:
+    with running_server(tmp_path, config(upstream), env=ENV) as handle, http(handle) as h:
+        response = h.post(
+            "/v1/messages",
+            content=raw,
+            headers={"x-api-key": KEY, "Content-Type": "application/json"},
+        )
+    assert response.status_code == status, response.text
+    body = response.json()
+    assert body["type"] == "error" and set(body["error"]) == {"type", "message"}
+    assert len(body["error"]["message"]) < 500  # a sentence, not the input echoed back
+    assert upstream.chat_requests == []

@@ -430,3 +430,44 @@ def test_a_web_page_cannot_drive_or_read_responses(
     assert posted.status_code == 403 and read.status_code == 403
     validate("ErrorResponse", posted.json())
     assert upstream.chat_requests == []
+
+
+@pytest.mark.parametrize(
+    ("raw", "status"),
+    [
+        (b"{not json", 400),
+        (b"[1, 2]", 400),
+        (b"[" * 5000 + b"]" * 5000, 400),
+        (json.dumps({"model": "g" * 100_000, "input": "Hi"}).encode(), 404),
+        (json.dumps({"model": "general", "input": 7}).encode(), 400),
+        (
+            json.dumps({"model": "general", "input": [{"type": "message", "role": "x"}]}).encode(),
+            400,
+        ),
+        (json.dumps({"model": "general", "input": "Hi", "previous_response_id": 5}).encode(), 400),
+        (json.dumps({"model": "general", "input": "Hi", "tools": "all"}).encode(), 400),
+        (json.dumps({"model": "general", "input": "x" * 9_000_000}).encode(), 413),
+    ],
+    ids=[
+        "malformed",
+        "array",
+        "nested",
+        "huge-model",
+        "bad-input",
+        "bad-role",
+        "bad-previous",
+        "bad-tools",
+        "over-limit",
+    ],
+)
+def test_hostile_bodies_get_openai_errors_and_reach_no_model(
+    tmp_path: Path, upstream: Upstream, raw: bytes, status: int
+) -> None:
+    with running_server(tmp_path, config(upstream), env=ENV) as handle, http(handle) as h:
+        response = h.post(
+            "/v1/responses", content=raw, headers={**AUTH, "Content-Type": "application/json"}
+        )
+    assert response.status_code == status, response.text
+    validate("ErrorResponse", response.json())
+    assert len(response.json()["error"]["message"]) < 500
+    assert upstream.chat_requests == []

@@ -14,6 +14,14 @@ AUTO = "auto"
 TEAM_PREFIX = "team/"
 
 
+SHOWN_ID_CHARS = 100  # an unknown id is echoed in the error: bounded, whatever was sent
+
+
+def unknown_model(model_id: str) -> ModelNotFound:
+    shown = model_id if len(model_id) <= SHOWN_ID_CHARS else model_id[:SHOWN_ID_CHARS] + "…"
+    return ModelNotFound(f"The model '{shown}' does not exist.", param="model")
+
+
 @dataclass(frozen=True, slots=True)
 class Target:
     """What a requested model id runs: an agent, a team, or the router."""
@@ -80,7 +88,7 @@ class Catalog:
     def card(self, model_id: str) -> ModelCard:
         card = self._by_id.get(model_id)
         if card is None:
-            raise ModelNotFound(f"The model '{model_id}' does not exist.", param="model")
+            raise unknown_model(model_id)
         return card
 
     def aliased(self, model_id: str) -> str:
@@ -115,4 +123,4 @@ class Catalog:
                 "served over /v1.",
                 param="model",
             )
-        raise ModelNotFound(f"The model '{model_id}' does not exist.", param="model")
+        raise unknown_model(model_id)

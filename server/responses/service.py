@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 from server.agents.events import RunDone, RunEvent
 from server.chat.service import Caller, ChatService, StartedTurn
 from server.chat.turn_task import Interrupted
-from server.errors import NotFound, TraymindError
+from server.errors import InvalidRequest, NotFound, TraymindError
 from server.responses.encoding import ResponseEvents, ResponseShell, response_id
 from server.responses.request import Previous, ResponsesTurn, parse_responses
 
@@ -59,7 +59,7 @@ class ResponsesService:
         if previous_id is None:
             return None
         if not isinstance(previous_id, str) or not previous_id:
-            raise NotFound(
+            raise InvalidRequest(
                 "'previous_response_id' must be a response id.", param="previous_response_id"
             )
         row = await asyncio.to_thread(self._state.store.response, caller.namespace, previous_id)
