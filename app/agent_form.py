@@ -196,8 +196,9 @@ class AgentForm(EntityForm):
         self.openwebui_panels = QCheckBox("Show them as Open WebUI's own tool panels")
         self.show_tool_calls.toggled.connect(self.openwebui_panels.setEnabled)
         self.add_field("tool_event_format", "", self.openwebui_panels)
-        self.client_tools = QCheckBox(
-            "Let the agent call a chat app's own tools (Cline, Continue, Open WebUI native)"
+        self.client_tools = QCheckBox("Let the agent call a chat app's own tools")
+        self.client_tools.setToolTip(
+            "Tools a chat app sends with its request (Cline, Continue, Open WebUI native mode)"
         )
         self.add_field("client_tools", "", self.client_tools)
         boxes = (
