@@ -21,6 +21,7 @@ from PySide6.QtWidgets import QApplication, QSystemTrayIcon, QWidget
 
 from app.about_dialog import AboutDialog
 from app.agents_window import AgentsWindow
+from app.approval_dialog import ApprovalPrompter
 from app.autostart import Autostart
 from app.chat_access import ChatAccess
 from app.chat_window import ChatWindow
@@ -95,6 +96,9 @@ class TraymindApp(QObject):
         if tray_available is None:
             tray_available = QSystemTrayIcon.isSystemTrayAvailable()
         self.tray = Tray(self.controller, self.menu, self) if tray_available else None
+        self.approval_prompter = ApprovalPrompter(self.controller, self.notify, self)
+        if self.tray is not None:
+            self.tray.icon.messageClicked.connect(self.approval_prompter.show_waiting)
         self.keys_dialog: KeysDialog | None = None
         self.connect_dialog: ConnectDialog | None = None
         self.models_dialog: ModelsDialog | None = None
@@ -281,7 +285,7 @@ class TraymindApp(QObject):
         self.status_window.quit_on_close = False
         dialogs = (self.keys_dialog, self.connect_dialog, self.models_dialog)
         dialogs += (self.about_dialog, self.path_dialog)
-        dialogs += (self.agents_window,)
+        dialogs += (self.agents_window, self.approval_prompter.dialog)
         for window in (self.status_window, *dialogs):
             if window is not None:
                 window.close()

@@ -25,6 +25,7 @@ from app.background import Jobs
 from app.server_problems import Problem, describe_failure, probe_provider
 from app.status_bridge import StatusBridge
 from app.status_text import plural
+from server.approvals.broker import ApprovalBroker
 from server.config import ConfigError, locate_config
 from server.keys.client_keys import KeyStore
 from server.logging_setup import log_dir
@@ -46,6 +47,7 @@ class ServerController(QObject):
     status_changed = Signal()
     problem = Signal(object)  # a Problem: failed start, rejected reload or a warning
     reloaded = Signal()
+    approvals_changed = Signal()  # a tool call started waiting for approval, or was decided
 
     def __init__(self, options: ServeOptions, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -54,6 +56,9 @@ class ServerController(QObject):
         self._bridge = StatusBridge(self.hub)
         self._bridge.changed.connect(self.status_changed)
         self._bridge.changed.connect(self._follow_config_watcher)
+        self.approvals = ApprovalBroker()  # like the hub, it outlives restarts
+        self._approvals_bridge = StatusBridge(self.approvals, interval_ms=50)
+        self._approvals_bridge.changed.connect(self.approvals_changed)
         self._config_seen: dict[str, Any] | None = None
         self._jobs = Jobs(serial=True)
         self._probes = Jobs()
@@ -241,13 +246,14 @@ class ServerController(QObject):
             if handle is not None:
                 handle.stop()
         self._bridge.close()
+        self._approvals_bridge.close()
         self._phase = "stopped"
 
     # --- internals ---------------------------------------------------------------------
 
     def _launch(self, old: ServerHandle | None) -> None:
         export_options(self._options)  # the provider key lookup reads the same data dir
-        handle = ServerHandle(replace(self._options), status=self.hub)
+        handle = ServerHandle(replace(self._options), status=self.hub, approvals=self.approvals)
         self._handle = handle  # known at once, so a quit during start stops it
 
         def work() -> None:
@@ -268,7 +274,7 @@ class ServerController(QObject):
 
     def _move(self, old: ServerHandle, previous: ServeOptions) -> None:
         export_options(self._options)
-        handle = ServerHandle(replace(self._options), status=self.hub)
+        handle = ServerHandle(replace(self._options), status=self.hub, approvals=self.approvals)
         self._moving = handle
 
         def work() -> None:

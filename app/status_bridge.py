@@ -11,21 +11,27 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
+from typing import Protocol
 
 from PySide6.QtCore import QObject, Qt, QTimer, Signal, Slot
 
-from server.status import StatusHub
+
+class News(Protocol):
+    """What a bridge listens to: the status hub, the approval broker."""
+
+    def subscribe(self, listener: Callable[[str], None]) -> Callable[[], None]: ...
+
 
 COALESCE_MS = 150
 
 
 class StatusBridge(QObject):
-    """Subscribes to a StatusHub; emits ``changed`` on the GUI thread, at most every 150 ms."""
+    """Subscribes to a hub of news; emits ``changed`` on the GUI thread, at most every 150 ms."""
 
     changed = Signal()
     _news = Signal()  # emitted from any thread; queued to this object's (GUI) thread
 
-    def __init__(self, hub: StatusHub, interval_ms: int = COALESCE_MS) -> None:
+    def __init__(self, hub: News, interval_ms: int = COALESCE_MS) -> None:
         super().__init__()
         self._lock = threading.Lock()
         self._armed = False

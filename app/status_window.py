@@ -39,12 +39,14 @@ from app.status_text import (
 )
 from app.table_model import Row, RowsModel
 from app.tray import MenuCommands, TrayMenu
+from server.approvals.broker import DecisionRecord
 
 AGENT_HEADERS = ("ID", "Name", "Model (provider)", "State", "Requests", "Last used", "Last error")
 SESSION_HEADERS = ("Session", "Agent", "Client", "Key from", "Turns", "Last activity", "Streaming")
 REQUEST_HEADERS = ("Time", "Model", "Session", "Status", "Latency")
 KNOWLEDGE_HEADERS = ("Name", "State", "Files", "Chunks", "Last sync", "Folder", "Error")
 MCP_HEADERS = ("Name", "Transport", "State", "Error")
+APPROVAL_HEADERS = ("Time", "Agent", "Tool", "Decision", "By", "Client", "Session", "Arguments")
 BANNER_STYLE = (
     "QLabel { background: #fff4d6; color: #4a3800; border: 1px solid #e6c35c;"
     " border-radius: 4px; padding: 6px; }"
@@ -99,6 +101,23 @@ def request_rows(snapshot: dict[str, Any]) -> list[Row]:
             f"{r['latency_ms']:.0f} ms",
         )
         for r in reversed(snapshot["recent_requests"])
+    ]
+
+
+def approval_rows(records: list[DecisionRecord]) -> list[Row]:
+    """Tool approvals, newest first: who allowed or denied what, and when."""
+    return [
+        (
+            clock(r.time),
+            r.agent,
+            r.tool,
+            "allowed" if r.allowed else "denied",
+            r.by,
+            r.client or "?",
+            r.session or "(none)",
+            r.summary,
+        )
+        for r in reversed(records)
     ]
 
 
@@ -212,6 +231,7 @@ class StatusWindow(QWidget):
         self.requests = RowsModel(REQUEST_HEADERS)
         self.knowledge = RowsModel(KNOWLEDGE_HEADERS)
         self.mcp = RowsModel(MCP_HEADERS)
+        self.approvals = RowsModel(APPROVAL_HEADERS)
         self.knowledge_title = QLabel()
         self.mcp_title = QLabel()
         sources = QWidget()
@@ -225,6 +245,7 @@ class StatusWindow(QWidget):
         self.tabs.addTab(_table(self.sessions), "Sessions")
         self.tabs.addTab(_table(self.requests), "Recent requests")
         self.tabs.addTab(sources, "Sources")
+        self.tabs.addTab(_table(self.approvals), "Approvals")
 
         self.menu_button = QPushButton("Menu")
         self.menu_button.setMenu(menu.menu)
@@ -249,6 +270,7 @@ class StatusWindow(QWidget):
         self._tick.setInterval(1000)
         self._tick.timeout.connect(self._refresh_clock)
         controller.status_changed.connect(self._on_status)
+        controller.approvals_changed.connect(self._on_status)
         self.refresh()
 
     # --- refreshing --------------------------------------------------------------------
@@ -290,6 +312,9 @@ class StatusWindow(QWidget):
         self.tabs.setTabText(1, f"Sessions ({c.active_sessions()} active)")
         self.tabs.setTabText(2, f"Recent requests ({len(snapshot['recent_requests'])})")
         self._refresh_sources(snapshot if running else {})
+        waiting = len(c.approvals.pending())
+        self.approvals.set_rows(approval_rows(c.approvals.recent()))
+        self.tabs.setTabText(4, f"Approvals ({waiting} waiting)" if waiting else "Approvals")
 
     def _refresh_sources(self, snapshot: dict[str, Any]) -> None:
         """Knowledge bases and MCP servers of the running config (none while stopped)."""

@@ -10,6 +10,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
 from server.anthropic.routes import router as messages_router
+from server.approvals.routes import router as approvals_router
 from server.openai.errors import install_error_handlers
 from server.openai.routes import router as v1_router
 from server.responses.routes import router as responses_router
@@ -67,6 +68,7 @@ def create_app(state: ServerState) -> FastAPI:
     app.include_router(messages_router)  # before v1's catch-all for unknown paths
     app.include_router(responses_router)
     app.include_router(v1_router)
+    app.include_router(approvals_router)
 
     @app.get("/openapi.json", include_in_schema=False)
     async def openapi(request: Request) -> JSONResponse:

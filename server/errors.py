@@ -41,6 +41,12 @@ class AuthenticationFailed(TraymindError):
     code = "invalid_api_key"
 
 
+class PermissionDenied(TraymindError):
+    status = 403
+    type = "invalid_request_error"
+    code = "permission_denied"
+
+
 class NotFound(TraymindError):
     status = 404
     type = "invalid_request_error"

@@ -20,6 +20,8 @@ from pathlib import Path
 import uvicorn
 
 from server.api import create_app, publish_when_resolved
+from server.approvals.broker import ApprovalBroker
+from server.approvals.remember import remember_always
 from server.config import Config, ConfigError, load_config, locate_config
 from server.config.watch import ConfigWatcher
 from server.knowledge import KnowledgeService
@@ -142,9 +144,17 @@ def _release(state: ServerState) -> None:
 class ServerHandle:
     """A server in a background thread, as one object."""
 
-    def __init__(self, options: ServeOptions, status: StatusHub | None = None) -> None:
+    def __init__(
+        self,
+        options: ServeOptions,
+        status: StatusHub | None = None,
+        approvals: ApprovalBroker | None = None,
+    ) -> None:
+        """``status`` and ``approvals`` may outlive this server (the tray keeps both across
+        restarts); by default the server has its own."""
         self.options = options
         self.status = status or StatusHub()
+        self.approvals = approvals or ApprovalBroker()
         self.state: ServerState | None = None
         self._server: uvicorn.Server | None = None
         self._thread: threading.Thread | None = None
@@ -206,8 +216,11 @@ class ServerHandle:
         check_exposure(self.options.host, authenticator)
         knowledge = KnowledgeService(config, data_dir, self.status)
         memory = MemoryService.open(data_dir, config.embeddings_model)
+        if config_path is not None:
+            self.approvals.on_always = lambda pending: remember_always(config_path, pending)
         return ServerState(
-            generation=Generation.of(config, self.status, knowledge, memory),
+            generation=Generation.of(config, self.status, knowledge, memory, self.approvals),
+            approvals=self.approvals,
             knowledge=knowledge,
             memory=memory,
             authenticator=authenticator,
@@ -355,11 +368,14 @@ class ServerHandle:
             state.knowledge.update(config)
         if state.memory is not None:
             state.memory.update(config.embeddings_model)
-        generation = Generation.of(config, self.status, state.knowledge, state.memory)
+        generation = Generation.of(
+            config, self.status, state.knowledge, state.memory, state.approvals
+        )
 
         def swap() -> None:
             old = state.generation
             state.generation = generation
+            state.approvals.config_reloaded()
             stopping = asyncio.ensure_future(old.runtime.stop())  # the old config's MCP servers
             state.background.add(stopping)
             stopping.add_done_callback(state.background.discard)

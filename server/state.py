@@ -9,6 +9,7 @@ from pathlib import Path
 
 from server.agents.catalog import Catalog
 from server.agents.direct_chat import DirectChat
+from server.approvals.broker import ApprovalBroker
 from server.chat.runtime_loader import RuntimeLoader
 from server.chat.turn_task import TurnTask
 from server.config import Config
@@ -34,8 +35,9 @@ class Generation:
         status: StatusHub | None = None,
         knowledge: KnowledgeService | None = None,
         memory: MemoryService | None = None,
+        approvals: ApprovalBroker | None = None,
     ) -> Generation:
-        loader = RuntimeLoader(config, status, knowledge, memory)
+        loader = RuntimeLoader(config, status, knowledge, memory, approvals)
         return cls(config, Catalog(config, int(time.time())), loader)
 
 
@@ -52,6 +54,7 @@ class ServerState:
     direct: DirectChat = field(default_factory=DirectChat)  # pooled, shared across reloads
     knowledge: KnowledgeService | None = None
     memory: MemoryService | None = None
+    approvals: ApprovalBroker = field(default_factory=ApprovalBroker)
     locks: SessionLocks = field(default_factory=SessionLocks)
     turns: set[TurnTask] = field(default_factory=set)
     background: set[asyncio.Task[None]] = field(default_factory=set)  # e.g. stopping old MCP

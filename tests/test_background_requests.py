@@ -12,27 +12,28 @@ from tests.upstream import Reply, Upstream
 KEY = "sk-background"
 OPEN_WEBUI_TITLE = (
     "### Task:\nGenerate a concise, 3-5 word title with an emoji summarizing the chat history.\n"
-    "### Output:\nJSON format: { \"title\": \"your concise title here\" }\n"
+    '### Output:\nJSON format: { "title": "your concise title here" }\n'
     "### Chat History:\n<chat_history>\nUSER: What is 6*7?\nASSISTANT: 42\n</chat_history>"
 )
 LIBRECHAT_TITLE = (
     "Provide a concise, 5-word-or-less title for the conversation, using its same language, "
     "with no punctuation. Apply title case conventions appropriate for the language. Never "
-    "directly mention the language name or the word \"title\"\n\nUser: What is 6*7?\nAI: 42"
+    'directly mention the language name or the word "title"\n\nUser: What is 6*7?\nAI: 42'
 )
 
 
 @pytest.fixture
 def server(tmp_path, upstream: Upstream):
     config = {
-        "models": {"default": {"provider": "openai", "id": "agent-model",
-                               "base_url": upstream.base_url},
-                   "routing": {"provider": "openai", "id": "router-model",
-                               "base_url": upstream.base_url}},
+        "models": {
+            "default": {"provider": "openai", "id": "agent-model", "base_url": upstream.base_url},
+            "routing": {"provider": "openai", "id": "router-model", "base_url": upstream.base_url},
+        },
         "router": {"model": "routing"},
-        "agents": {"general": {"instructions": ["SECRET INSTRUCTIONS"],
-                               "tools": ["calculator"]},
-                   "code": {}},
+        "agents": {
+            "general": {"instructions": ["SECRET INSTRUCTIONS"], "tools": ["calculator"]},
+            "code": {},
+        },
         "teams": {"t": {"agents": ["general", "code"], "model": "routing"}},
     }
     with running_server(tmp_path, config, env={"OPENAI_COMPAT_API_KEYS": KEY}) as handle:
@@ -45,7 +46,9 @@ def test_title_requests_are_one_plain_call_and_never_stored(server, upstream, pr
     upstream.script(Reply.text("Chat", usage=(5, 1)), Reply.text("real answer"))
     sdk = client(server, KEY, **{"X-Session-Id": "bg"})
     response = sdk.chat.completions.create(
-        model="general", stream=stream, messages=[{"role": "user", "content": prompt}],
+        model="general",
+        stream=stream,
+        messages=[{"role": "user", "content": prompt}],
         max_tokens=75,
     )
     if stream:
@@ -80,7 +83,10 @@ def test_a_normal_message_mentioning_a_task_is_a_real_turn(server, upstream):
     sdk = client(server, KEY)
     sdk.chat.completions.create(
         model="general",
-        messages=[{"role": "user", "content": "hi"}, {"role": "assistant", "content": "hello"},
-                  {"role": "user", "content": "### Task: plan my week"}],
+        messages=[
+            {"role": "user", "content": "hi"},
+            {"role": "assistant", "content": "hello"},
+            {"role": "user", "content": "### Task: plan my week"},
+        ],
     )
     assert "SECRET INSTRUCTIONS" in json.dumps(upstream.chat_requests[0].body)

@@ -44,16 +44,22 @@ def test_sigint_with_an_open_stream_stops_within_5_seconds(tmp_path: Path) -> No
     with Upstream() as up:
         up.default = Reply.deltas([f"w{i} " for i in range(1000)], delay=0.05)
         config = write_config(tmp_path, agent_config(up.base_url))
-        proc = ServeProcess(serve_args(config, tmp_path / "d"),
-                            env={"OPENAI_COMPAT_API_KEYS": KEY})
+        proc = ServeProcess(serve_args(config, tmp_path / "d"), env={"OPENAI_COMPAT_API_KEYS": KEY})
         try:
             url = proc.wait_ready()
-            with httpx.Client(timeout=10) as client, client.stream(
-                "POST", f"{url}/chat/completions",
-                headers={"Authorization": f"Bearer {KEY}"},
-                json={"model": "general", "stream": True,
-                      "messages": [{"role": "user", "content": "long"}]},
-            ) as response:
+            with (
+                httpx.Client(timeout=10) as client,
+                client.stream(
+                    "POST",
+                    f"{url}/chat/completions",
+                    headers={"Authorization": f"Bearer {KEY}"},
+                    json={
+                        "model": "general",
+                        "stream": True,
+                        "messages": [{"role": "user", "content": "long"}],
+                    },
+                ) as response,
+            ):
                 lines = response.iter_lines()
                 for line in lines:
                     if "w3" in line:
@@ -66,7 +72,8 @@ def test_sigint_with_an_open_stream_stops_within_5_seconds(tmp_path: Path) -> No
             assert rest[-2:] == ["data: [DONE]", ""] or rest[-1] == "data: [DONE]"
             text = "".join(
                 json.loads(line[6:])["choices"][0]["delta"].get("content") or ""
-                for line in rest if line.startswith("data: {")
+                for line in rest
+                if line.startswith("data: {")
             )
             assert "shutting down" in text
         finally:
@@ -80,9 +87,21 @@ def test_port_in_use_is_one_line_and_exit_2(tmp_path: Path) -> None:
         busy.listen()
         port = busy.getsockname()[1]
         result = subprocess.run(
-            [sys.executable, "-m", "server", "--config", str(config), "--port", str(port),
-             "--data-dir", str(tmp_path / "d")],
-            cwd=ROOT, capture_output=True, text=True, timeout=30,
+            [
+                sys.executable,
+                "-m",
+                "server",
+                "--config",
+                str(config),
+                "--port",
+                str(port),
+                "--data-dir",
+                str(tmp_path / "d"),
+            ],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=30,
             env={**ServeProcess.base_env()},
         )
     assert result.returncode == 2
@@ -96,9 +115,22 @@ def test_port_in_use_is_one_line_and_exit_2(tmp_path: Path) -> None:
 def test_bad_config_is_a_clear_message_and_check_config_exits_non_zero(tmp_path: Path) -> None:
     config = write_config(tmp_path, "agents:\n  general:\n    instruction: [x]\n")
     serve = subprocess.run(
-        [sys.executable, "-m", "server", "--config", str(config), "--port", "0",
-         "--data-dir", str(tmp_path / "d")],
-        cwd=ROOT, capture_output=True, text=True, timeout=30, env=ServeProcess.base_env(),
+        [
+            sys.executable,
+            "-m",
+            "server",
+            "--config",
+            str(config),
+            "--port",
+            "0",
+            "--data-dir",
+            str(tmp_path / "d"),
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=30,
+        env=ServeProcess.base_env(),
     )
     assert serve.returncode == 2
     assert "agents.general.instruction" in serve.stderr and "instructions" in serve.stderr
@@ -107,7 +139,11 @@ def test_bad_config_is_a_clear_message_and_check_config_exits_non_zero(tmp_path:
 
     check = subprocess.run(
         [sys.executable, "-m", "app.cli", "check-config", str(config)],
-        cwd=ROOT, capture_output=True, text=True, timeout=30, env=ServeProcess.base_env(),
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=30,
+        env=ServeProcess.base_env(),
     )
     assert check.returncode != 0
     assert "did you mean 'instructions'" in check.stderr
@@ -115,7 +151,11 @@ def test_bad_config_is_a_clear_message_and_check_config_exits_non_zero(tmp_path:
     good = write_config(tmp_path, agent_config(None))
     ok = subprocess.run(
         [sys.executable, "-m", "app.cli", "check-config", str(good)],
-        cwd=ROOT, capture_output=True, text=True, timeout=30, env=ServeProcess.base_env(),
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=30,
+        env=ServeProcess.base_env(),
     )
     assert ok.returncode == 0, ok.stderr
     assert "OK" in ok.stdout
@@ -124,8 +164,19 @@ def test_bad_config_is_a_clear_message_and_check_config_exits_non_zero(tmp_path:
 def test_traymind_serve_subcommand_takes_the_same_options(tmp_path: Path) -> None:
     config = write_config(tmp_path, agent_config(None))
     proc = ServeProcess(
-        ["-m", "app.cli", "serve", "--config", str(config), "--host", "127.0.0.1",
-         "--port", "0", "--data-dir", str(tmp_path / "d")],
+        [
+            "-m",
+            "app.cli",
+            "serve",
+            "--config",
+            str(config),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            "0",
+            "--data-dir",
+            str(tmp_path / "d"),
+        ],
         env={"OPENAI_COMPAT_ALLOW_UNAUTHENTICATED": "true"},
     )
     try:
@@ -140,12 +191,24 @@ def test_traymind_serve_subcommand_takes_the_same_options(tmp_path: Path) -> Non
 
 def test_traymind_without_a_display_runs_headless(tmp_path: Path) -> None:
     config = write_config(tmp_path, agent_config(None))
-    env = {k: v for k, v in ServeProcess.base_env().items()
-           if k not in ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM")}
+    env = {
+        k: v
+        for k, v in ServeProcess.base_env().items()
+        if k not in ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM")
+    }
     proc = ServeProcess(
-        ["-m", "app.cli", "--config", str(config), "--port", "0",
-         "--data-dir", str(tmp_path / "d")],
-        env=env, replace_env=True,
+        [
+            "-m",
+            "app.cli",
+            "--config",
+            str(config),
+            "--port",
+            "0",
+            "--data-dir",
+            str(tmp_path / "d"),
+        ],
+        env=env,
+        replace_env=True,
     )
     try:
         proc.wait_ready()
@@ -157,8 +220,17 @@ def test_traymind_without_a_display_runs_headless(tmp_path: Path) -> None:
         proc.stop()
 
 
-@pytest.mark.parametrize("module", ["server", "server.cli.main", "server.runner", "server.api",
-                                    "server.agents.runtime", "app.cli"])
+@pytest.mark.parametrize(
+    "module",
+    [
+        "server",
+        "server.cli.main",
+        "server.runner",
+        "server.api",
+        "server.agents.runtime",
+        "app.cli",
+    ],
+)
 def test_server_imports_without_pyside6(module: str) -> None:
     """Qt is blocked at import: the headless server must never need it."""
     code = (
@@ -172,7 +244,8 @@ def test_server_imports_without_pyside6(module: str) -> None:
         "assert not any(m.startswith('PySide6') for m in sys.modules)\n"
         "print('ok')\n"
     )
-    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True,
-                            text=True, timeout=60)
+    result = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60
+    )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "ok"

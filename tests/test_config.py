@@ -320,7 +320,7 @@ def test_unknown_tools_and_options_are_errors_with_a_hint() -> None:
     assert lines == [
         "config.yaml: agents.a.tools[0]: unknown tool 'calculater'; did you mean 'calculator'?",
         "config.yaml: agents.a.tools[1]: unknown option 'zone' for tool 'current_time' "
-        "(it takes no options)",
+        "(its only option is 'approval')",
         "config.yaml: agents.a.tools[2]: a tool entry must be a tool name or a one-key mapping "
         "{name: {option: value}}",
     ]

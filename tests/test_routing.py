@@ -16,16 +16,22 @@ ROUTE_TOOL = "final_result"
 @pytest.fixture
 def server(tmp_path, upstream: Upstream):
     config = {
-        "models": {"default": {"provider": "openai", "id": "agent-model",
-                               "base_url": upstream.base_url},
-                   "routing": {"provider": "openai", "id": "router-model",
-                               "base_url": upstream.base_url}},
+        "models": {
+            "default": {"provider": "openai", "id": "agent-model", "base_url": upstream.base_url},
+            "routing": {"provider": "openai", "id": "router-model", "base_url": upstream.base_url},
+        },
         "router": {"model": "routing"},
         "agents": {
-            "general": {"display_name": "GeneralAgent", "role": "Everyday questions",
-                        "instructions": ["Be friendly."]},
-            "code": {"display_name": "CodeAgent", "role": "Programming help",
-                     "tools": ["calculator"]},
+            "general": {
+                "display_name": "GeneralAgent",
+                "role": "Everyday questions",
+                "instructions": ["Be friendly."],
+            },
+            "code": {
+                "display_name": "CodeAgent",
+                "role": "Programming help",
+                "tools": ["calculator"],
+            },
             "hidden": {"worker_scope": "user"},
         },
     }
@@ -58,8 +64,13 @@ def test_router_picks_the_scripted_agent_and_sees_the_candidates(server, upstrea
     schema = router_call.body["tools"][0]["function"]["parameters"]
     assert schema["properties"]["agent"]["enum"] == ["general", "code"]  # listed agents only
     prompt = json.dumps(router_call.body["messages"])
-    for expected in ("CodeAgent", "Programming help", "calculator", "Be friendly.",
-                     "Write a sorting function"):
+    for expected in (
+        "CodeAgent",
+        "Programming help",
+        "calculator",
+        "Be friendly.",
+        "Write a sorting function",
+    ):
         assert expected in prompt
     assert "hidden" not in prompt
 
@@ -103,7 +114,10 @@ def test_a_topic_change_asks_the_router_again(server, upstream) -> None:
         "general"
     )
     assert [r.body["model"] for r in upstream.chat_requests] == [
-        "router-model", "agent-model", "router-model", "agent-model"
+        "router-model",
+        "agent-model",
+        "router-model",
+        "agent-model",
     ]
 
 

@@ -361,7 +361,11 @@ def test_a_chat_continues_its_claude_session_across_turns(
     cli = launcher(tmp_path)
     config = agent_config(
         upstream.base_url,
-        coder={"tools": [{"claude_agent": {"cli_path": str(cli), "cwd": str(work)}}]},
+        coder={
+            "tools": [
+                {"claude_agent": {"cli_path": str(cli), "cwd": str(work), "approval": "auto"}}
+            ]
+        },
     )
     upstream.script(
         Reply.tool_calls([("claude_agent", {"prompt": "write hello.py"})]),

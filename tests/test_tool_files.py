@@ -223,7 +223,7 @@ def test_descriptions_name_the_roots(layout: Path) -> None:
         (
             {"roots": ["/tmp"], "color": True},
             "unknown option 'color' for tool 'files' "
-            "(options: roots, write, max_read_chars, max_results)",
+            "(options: roots, write, max_read_chars, max_results, approval)",
         ),
     ],
 )

@@ -93,7 +93,7 @@ def test_unknown_options_have_a_hint() -> None:
 
 
 def test_an_agent_runs_python_over_http(tmp_path: Path, upstream: Upstream) -> None:
-    config = agent_config(upstream.base_url, coder={"tools": ["python"]})
+    config = agent_config(upstream.base_url, coder={"tools": [{"python": {"approval": "auto"}}]})
     upstream.script(
         Reply.tool_calls([("run_python", {"code": "print(sum(range(10)))"})]), Reply.text("45")
     )

@@ -221,7 +221,8 @@ def test_a_killed_server_takes_its_tool_processes_with_it(
     first, second, last = marker(markers), marker(markers), marker(markers)
     command = f"setsid {first} & nohup {second} > /dev/null 2>&1 & {last}"
     upstream.script(Reply.tool_calls([("run_shell", {"command": command})]), Reply.text("ok"))
-    proc = serve(tmp_path, upstream, [{"shell": {"cwd": str(tmp_path), "sandbox": mode}}])
+    shell = {"cwd": str(tmp_path), "sandbox": mode, "approval": "auto"}
+    proc = serve(tmp_path, upstream, [{"shell": shell}])
     try:
         asking = threading.Thread(target=_ask, args=(proc,), daemon=True)
         asking.start()
@@ -259,7 +260,11 @@ def test_tool_processes_cannot_read_the_servers_keys(
     function = "run_shell" if name == "shell" else "run_python"
     key = "command" if name == "shell" else "code"
     upstream.script(Reply.tool_calls([(function, {key: argument})]), Reply.text("ok"))
-    options = {"sandbox": mode, **({"cwd": str(tmp_path)} if name == "shell" else {})}
+    options = {
+        "sandbox": mode,
+        "approval": "auto",
+        **({"cwd": str(tmp_path)} if name == "shell" else {}),
+    }
     proc = serve(tmp_path, upstream, [{name: options}])
     try:
         answer = _client(proc).chat.completions.create(

@@ -113,7 +113,8 @@ def test_the_chat_shows_the_exact_command_and_secrets_stay_out(
     work = tmp_path / "work"
     work.mkdir()
     config = agent_config(
-        upstream.base_url, ops={"tools": [{"shell": {"cwd": str(work), "timeout_seconds": 10}}]}
+        upstream.base_url,
+        ops={"tools": [{"shell": {"cwd": str(work), "timeout_seconds": 10, "approval": "auto"}}]},
     )
     command = "echo 'a<b' && env | grep -c SECRET_MARKER"
     upstream.script(Reply.tool_calls([("run_shell", {"command": command})]), Reply.text("ok"))

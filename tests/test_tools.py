@@ -154,7 +154,7 @@ def test_validate_tool_options_accepts_known_tools() -> None:
         (
             "calculator",
             {"precision": 3},
-            "unknown option 'precision' for tool 'calculator' (it takes no options)",
+            "unknown option 'precision' for tool 'calculator' (its only option is 'approval')",
         ),
     ],
 )

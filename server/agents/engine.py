@@ -9,6 +9,7 @@ from server.agents.default_model import DefaultModel
 from server.agents.router import Router
 from server.agents.runtime import AgentRuntime
 from server.agents.teams import TeamRunner
+from server.approvals.broker import ApprovalBroker
 from server.config import Config
 from server.knowledge import KnowledgeService
 from server.mcp.manager import McpManager
@@ -24,10 +25,11 @@ class Engine:
         on_mcp_status: Callable[[dict[str, Any]], None] | None = None,
         knowledge: KnowledgeService | None = None,
         memory: MemoryService | None = None,
+        approvals: ApprovalBroker | None = None,
     ) -> None:
         mcp = McpManager(config, on_status=on_mcp_status)
         self.runtime = AgentRuntime(
-            config, default_model, mcp=mcp, knowledge=knowledge, memory=memory
+            config, default_model, mcp=mcp, knowledge=knowledge, memory=memory, approvals=approvals
         )
         listed = [agent_id for agent_id, agent in config.agents.items() if agent.listable]
         self.router = Router(config, self.runtime.models, listed)

@@ -36,6 +36,14 @@ class ClientToolCalls:
 
 
 @dataclass(frozen=True, slots=True)
+class ApprovalRequests:
+    """The turn pauses here: the client asks its user about these calls of the agent's own
+    tools (Responses API ``mcp_approval_request``) and sends the answers back."""
+
+    calls: tuple[ClientCall, ...]
+
+
+@dataclass(frozen=True, slots=True)
 class RunDone:
     """The run's end: summed usage and the new messages to store (pydantic-ai JSON).
 
@@ -48,4 +56,4 @@ class RunDone:
     new_messages_json: bytes | None
 
 
-RunEvent = TextDelta | ToolStarted | ToolFinished | ClientToolCalls | RunDone
+RunEvent = TextDelta | ToolStarted | ToolFinished | ClientToolCalls | ApprovalRequests | RunDone

@@ -13,14 +13,16 @@ from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import replace
 from typing import Any
 
-from pydantic_ai import Agent, DeferredToolRequests, Tool
+from pydantic_ai import Agent, DeferredToolRequests, DeferredToolResults, Tool, ToolDenied
 from pydantic_ai.exceptions import UserError
+from pydantic_ai.toolsets import AbstractToolset, FunctionToolset
 from pydantic_ai.usage import RunUsage
 
 from server.agents import client_tools
 from server.agents.default_model import DefaultModel
 from server.agents.event_mapping import EventMapper
 from server.agents.events import (
+    ApprovalRequests,
     ClientToolCalls,
     RunDone,
     RunEvent,
@@ -32,11 +34,15 @@ from server.agents.inputs import NOT_SEEN, model_inputs
 from server.agents.instructions import agent_instructions
 from server.agents.models import ModelRegistry
 from server.agents.turn import TurnFacts
+from server.approvals.broker import DENIED, ApprovalBroker, ApprovalRequest, Decision
+from server.approvals.policy import ApprovalRule, builtin_asks, split_approval
+from server.approvals.toolset import ApprovalToolset
 from server.config import Config
 from server.errors import InvalidRequest, TraymindError
 from server.knowledge import KnowledgeService
 from server.knowledge.agent_tools import knowledge_instructions, knowledge_tools
 from server.mcp.manager import McpManager
+from server.mcp.toolset import AgentMcpToolset
 from server.memory import MemoryService
 from server.memory.agent_tools import memory_instructions, memory_tools
 from server.openai.attachments import Attachment
@@ -44,8 +50,7 @@ from server.openai.chat_request import PriorMessage
 from server.openai.client_tools import ClientCall, ClientToolUse
 from server.providers.failures import from_model_error
 from server.providers.history import conversation, messages_json
-from server.tools import build_tools
-from server.tools.registry import close_tools
+from server.tools.registry import build_tools_by_entry, close_tools
 
 Emit = Callable[[RunEvent], None]
 
@@ -61,8 +66,12 @@ class AgentRuntime:
         mcp: McpManager | None = None,
         knowledge: KnowledgeService | None = None,
         memory: MemoryService | None = None,
+        approvals: ApprovalBroker | None = None,
     ) -> None:
+        """``approvals``: where tool calls that ask wait for a person. Without one, nobody
+        can answer, so those calls are denied after the timeout: never run unasked."""
         self.config = config
+        self._approvals = approvals if approvals is not None else ApprovalBroker()
         self.models = ModelRegistry(config, default_model)
         self.mcp = mcp or McpManager(config)
         self._knowledge = knowledge
@@ -82,7 +91,7 @@ class AgentRuntime:
         if agent is None:
             spec = self.config.agents[agent_id]
             instructions: list[Any] = [*agent_instructions(agent_id, spec)]
-            tools = build_tools(spec.tools)
+            tools, rules, previews = self._builtin(spec.tools)
             self._builtin_tools.extend(tools)
             if self._knowledge is not None and spec.knowledge_bases:
                 instructions += knowledge_instructions(self._knowledge, spec.knowledge_bases)
@@ -92,16 +101,70 @@ class AgentRuntime:
                 instructions += memory_instructions(self._memory, agent_id, shared=shared)
                 tools += memory_tools(self._memory, agent_id, shared=shared)
             self._tool_names[agent_id] = {tool.name for tool in tools}
+            toolsets = self.mcp.toolsets_for(agent_id, spec)
+            toolsets = [self._asking(agent_id, ts) for ts in toolsets]
+            if rules:
+                toolsets.insert(0, self._asking(agent_id, FunctionToolset(tools), rules, previews))
+                tools = []
             agent = Agent(
                 self.models.get(spec.model).model,
                 name=agent_id,
                 deps_type=TurnFacts,
                 instructions=instructions,
                 tools=tools,
-                toolsets=self.mcp.toolsets_for(agent_id, spec),
+                toolsets=toolsets,
             )
             self._agents[agent_id] = agent
         return agent
+
+    @staticmethod
+    def _builtin(
+        refs: Sequence[Any],
+    ) -> tuple[list[Tool], dict[str, ApprovalRule], dict[str, Callable[..., str | None]]]:
+        """The built-in tools of a ``tools:`` list, the rules of those that ask, and the
+        previews their owners offer (a file write's diff)."""
+        tools: list[Tool] = []
+        rules: dict[str, ApprovalRule] = {}
+        previews: dict[str, Callable[..., str | None]] = {}
+        for ref, built in build_tools_by_entry(list(refs)):
+            _, setting = split_approval(ref.name, ref.options)
+            for tool in built:
+                tools.append(tool)
+                if builtin_asks(ref.name, setting, tool.name):
+                    rules[tool.name] = ApprovalRule(ref.name)
+                owner = getattr(tool.function, "__self__", None)
+                preview = getattr(owner, "approval_preview", None)
+                if callable(preview):
+                    previews[tool.name] = preview
+        return tools, rules, previews
+
+    def _asking(
+        self,
+        agent_id: str,
+        toolset: AbstractToolset[Any],
+        rules: dict[str, ApprovalRule] | None = None,
+        previews: dict[str, Callable[..., str | None]] | None = None,
+    ) -> ApprovalToolset:
+        """``toolset`` with its calls that ask waiting for the broker."""
+        if isinstance(toolset, AgentMcpToolset):
+            rule_for = toolset.approval_rule
+        else:
+            known = rules or {}
+            rule_for = known.get
+        shown = previews or {}
+
+        def preview(name: str, args: dict[str, Any]) -> str | None:
+            make = shown.get(name)
+            return make(name, args) if make is not None else None
+
+        return ApprovalToolset(
+            toolset,
+            agent_id=agent_id,
+            broker=self._approvals,
+            rule_for=rule_for,
+            timeout=lambda: self.config.approval_timeout_seconds,
+            preview=preview if shown else None,
+        )
 
     async def stop(self) -> None:
         """Stop what the agents keep running: MCP servers, Claude Code sessions."""
@@ -123,13 +186,15 @@ class AgentRuntime:
         turn: TurnFacts | None = None,
         client: ClientToolUse | None = None,
         attachments: Sequence[Attachment] = (),
+        approvals: Sequence[tuple[str, bool]] = (),
     ) -> AsyncIterator[RunEvent]:
         """Run one turn after the stored turns, or else after the client's earlier messages.
 
         The final ``RunDone`` carries what to store: the new messages when continuing a
         stored history, the whole conversation when starting one; nothing when the turn
-        paused for the client's own tools (``client``), which a later request resumes.
-        Provider failures raise ``TraymindError`` subclasses.
+        paused for the client's own tools (``client``) or for its user's approval of the
+        agent's own (``turn.in_band_approvals``); a later request resumes it with the
+        results or the answers (``approvals``). Provider failures raise ``TraymindError``.
         """
         model_name = self.config.agents[agent_id].model
         agent = self.agent(agent_id)
@@ -140,6 +205,8 @@ class AgentRuntime:
             history = conversation(stored, prior)
             stored_count = len(history) if stored else 0
             options: dict[str, Any] = {}
+            if facts.in_band_approvals:
+                options["output_type"] = [str, DeferredToolRequests]
             if client is not None:
                 external = client_tools.toolset(client, self._tool_names.get(agent_id, set()))
                 options = {
@@ -153,7 +220,13 @@ class AgentRuntime:
                         agent_id, prompt, client, facts, history, stored_count
                     )
                     options["deferred_tool_results"] = client_tools.deferred_results(client)
-            user_prompt: Any = None if client is not None and client.resumes else prompt
+            if approvals:
+                history, stored_count, answers = self._answered(agent_id, facts, approvals)
+                results = options.get("deferred_tool_results") or DeferredToolResults()
+                results.approvals.update(answers)
+                options["deferred_tool_results"] = results
+            resumes = (client is not None and client.resumes) or bool(approvals)
+            user_prompt: Any = None if resumes else prompt
             if attachments and user_prompt is not None:
                 if self.models.config_for(model_name).takes_images:
                     user_prompt = [prompt, *model_inputs(attachments)]
@@ -184,17 +257,59 @@ class AgentRuntime:
             calls = tuple(
                 ClientCall(c.tool_call_id, c.tool_name, c.args_as_json_str()) for c in output.calls
             )
+            asked = tuple(
+                ClientCall(c.tool_call_id, c.tool_name, c.args_as_json_str())
+                for c in output.approvals
+            )
             self.paused.keep(
                 facts.namespace or "",
-                [c.id for c in calls],
+                [c.id for c in (*calls, *asked)],
                 client_tools.PausedRun(agent_id, messages, stored_count, time.monotonic()),
             )
-            yield ClientToolCalls(calls)
+            if calls:
+                yield ClientToolCalls(calls)
+            if asked:
+                yield ApprovalRequests(asked)
             yield RunDone(usage.input_tokens, usage.output_tokens, None)
             return
         yield RunDone(
             usage.input_tokens, usage.output_tokens, messages_json(messages[stored_count:])
         )
+
+    def _answered(
+        self, agent_id: str, facts: TurnFacts, approvals: Sequence[tuple[str, bool]]
+    ) -> tuple[list[Any], int, dict[str, bool | ToolDenied]]:
+        """The turn paused for these approvals, and the answers as pydantic-ai takes them;
+        each answer is recorded as a decision. A 400 when no such turn is kept."""
+        ids = [call_id for call_id, _ in approvals]
+        paused = self.paused.take(facts.namespace or "", agent_id, ids)
+        if paused is None:
+            raise InvalidRequest(
+                "No answer is waiting for these approvals (it expired, Traymind restarted, "
+                "or they belong to another agent); send the request again.",
+                param="input",
+            )
+        asked = {
+            part.tool_call_id: part
+            for message in paused.messages
+            for part in getattr(message, "parts", ())
+            if getattr(part, "part_kind", "") == "tool-call"
+        }
+        answers: dict[str, bool | ToolDenied] = {}
+        for call_id, approved in approvals:
+            answers[call_id] = True if approved else ToolDenied(DENIED)
+            part = asked.get(call_id)
+            if part is not None and not approved:
+                request = ApprovalRequest(
+                    agent_id,
+                    part.tool_name,
+                    part.args_as_dict(),
+                    ApprovalRule(part.tool_name),
+                    facts.client,
+                    facts.session_id,
+                )
+                self._approvals.record(request, Decision(False, "the client's user (in-band)"))
+        return paused.messages, paused.stored_count, answers
 
     def _resumed(
         self,

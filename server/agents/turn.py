@@ -27,6 +27,10 @@ class TurnFacts:
     namespace: str | None = "noauth"
     """The caller's key namespace, whose memory the agent uses (``noauth``: no key).
     None: the caller is not known (a team member's run), so per-key memory stays out."""
+    client: str = ""
+    """The chat app behind the request (``client_kind``), shown when a tool call asks."""
+    in_band_approvals: bool = False
+    """A call that asks is put to the client (which shows its user), not to the tray."""
 
 
 TurnGetter = Callable[["RunContext[Any]"], TurnFacts]

@@ -36,7 +36,8 @@ async def create_message(request: Request) -> Response:
     state, caller = _caller(request)
     raw = await read_body(request, state.generation.config.server.max_body_bytes)
     return json_or_stream(
-        await MessagesService(state).create(decode_body(raw), caller, request.headers)
+        await MessagesService(state).create(decode_body(raw), caller, request.headers),
+        state.generation.config.server.stream_keepalive_seconds,
     )
 
 

@@ -23,6 +23,7 @@ from server.config import AgentConfig, ModelConfig
 from server.openai.chat_request import ChatTurn, PriorMessage
 from server.sessions import session_ref
 from server.state import Generation, ServerState
+from server.status import client_kind
 
 if TYPE_CHECKING:  # the engine is imported lazily
     from server.agents.engine import Engine
@@ -78,7 +79,9 @@ class Planner:
             teams = (await self._engine()).teams
             session = session_ref(headers, namespace, model_id, turn.user_session)
             facts = TurnFacts(
-                session_id=session.session_id if session else None, namespace=namespace
+                session_id=session.session_id if session else None,
+                namespace=namespace,
+                client=client_kind(headers),
             )
             return Plan(
                 model_id,
@@ -115,7 +118,11 @@ class Planner:
             )
         runtime = (await self._engine()).runtime
         session = session_ref(headers, namespace, agent_id, turn.user_session)
-        facts = TurnFacts(session_id=session.session_id if session else None, namespace=namespace)
+        facts = TurnFacts(
+            session_id=session.session_id if session else None,
+            namespace=namespace,
+            client=client_kind(headers),
+        )
         return Plan(
             agent_id,
             agent_id,

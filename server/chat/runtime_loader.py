@@ -18,6 +18,7 @@ from server.status import StatusHub
 
 if TYPE_CHECKING:
     from server.agents.engine import Engine
+    from server.approvals.broker import ApprovalBroker
     from server.knowledge import KnowledgeService
     from server.memory import MemoryService
 
@@ -39,8 +40,10 @@ class RuntimeLoader:
         status: StatusHub | None = None,
         knowledge: KnowledgeService | None = None,
         memory: MemoryService | None = None,
+        approvals: ApprovalBroker | None = None,
     ) -> None:
         self._config = config
+        self._approvals = approvals
         self._status = status
         self._knowledge = knowledge
         self._memory = memory
@@ -68,6 +71,7 @@ class RuntimeLoader:
             on_mcp_status=self._publish_mcp,
             knowledge=self._knowledge,
             memory=self._memory,
+            approvals=self._approvals,
         )
         await engine.runtime.mcp.start()
         return engine

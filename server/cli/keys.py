@@ -32,6 +32,12 @@ def add_keys_parser(subparsers: Any) -> None:
     actions = keys.add_subparsers(dest="keys_command", metavar="ACTION", required=True)
     create = actions.add_parser("create", help="create a key and print it once on stdout")
     create.add_argument("--label", required=True, help="a unique name for the key")
+    create.add_argument(
+        "--owner",
+        action="store_true",
+        help="the machine owner's key: it may also list and decide tool approvals "
+        "(/api/approvals, traymind approvals) from this machine",
+    )
     _common(create)
     listing = actions.add_parser("list", help="list keys (never shows a key)")
     _common(listing)
@@ -41,9 +47,17 @@ def add_keys_parser(subparsers: Any) -> None:
 
 
 def _table(infos: list[KeyInfo], backend: str) -> str:
-    header = ("LABEL", "CREATED", "LAST USED", "FINGERPRINT", "BACKEND")
+    header = ("LABEL", "CREATED", "LAST USED", "FINGERPRINT", "BACKEND", "OWNER")
     rows = [header] + [
-        (i.label, i.created, i.last_used or "never", i.fingerprint, backend) for i in infos
+        (
+            i.label,
+            i.created,
+            i.last_used or "never",
+            i.fingerprint,
+            backend,
+            "yes" if i.owner else "",
+        )
+        for i in infos
     ]
     widths = [max(len(r[c]) for r in rows) for c in range(len(header))]
     return "\n".join(
@@ -55,10 +69,11 @@ def _table(infos: list[KeyInfo], backend: str) -> str:
 def _run(args: argparse.Namespace, store: KeyStore) -> int:
     where = store.describe_backend()
     if args.keys_command == "create":
-        info, key = store.create(args.label)
+        info, key = store.create(args.label, owner=args.owner)
         print(key, flush=True)
+        kind = "owner key" if info.owner else "key"
         print(
-            f"Created key {info.label!r} (fingerprint {info.fingerprint}) in {where}. "
+            f"Created {kind} {info.label!r} (fingerprint {info.fingerprint}) in {where}. "
             "It is shown only this once: copy it now.",
             file=sys.stderr,
         )

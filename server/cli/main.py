@@ -5,13 +5,14 @@ from __future__ import annotations
 import argparse
 from collections.abc import Sequence
 
+from server.cli.approvals import add_approvals_parser, run_approvals
 from server.cli.check_config import check_config
 from server.cli.kb import add_kb_parser, run_kb
 from server.cli.keys import add_keys_parser, run_keys
 from server.cli.memory import add_memory_parser, run_memory
 from server.cli.serve import add_serve_arguments, serve, serve_options
 
-SERVER_COMMANDS = ("serve", "check-config", "keys", "kb", "memory")
+SERVER_COMMANDS = ("serve", "check-config", "keys", "kb", "memory", "approvals")
 
 
 def build_parser(prog: str = "traymind") -> argparse.ArgumentParser:
@@ -23,6 +24,7 @@ def build_parser(prog: str = "traymind") -> argparse.ArgumentParser:
     add_keys_parser(commands)
     add_kb_parser(commands)
     add_memory_parser(commands)
+    add_approvals_parser(commands)
     return parser
 
 
@@ -36,6 +38,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return run_kb(args)
     if args.command == "memory":
         return run_memory(args)
+    if args.command == "approvals":
+        return run_approvals(args)
     return run_keys(args)
 
 

@@ -265,6 +265,7 @@ class McpServerConfig(Section):
     cwd: str | None = None  # absolute after loading, like knowledge_bases paths
     url: str | None = None
     headers: dict[str, str] = {}
+    approval: Literal["auto", "ask"] | None = None  # for all its tools; unset: see policy
 
     @field_validator("cwd")
     @classmethod
@@ -307,6 +308,7 @@ class ServerSettings(Section):
     auth_failure_window_seconds: float = Field(default=60, gt=0)
     # Other names a client may ask for (exact, or a glob such as "claude-*") -> a served model.
     model_aliases: dict[str, str] = {}
+    stream_keepalive_seconds: float = Field(default=15, gt=0)  # SSE comment after idle
 
 
 class Config(Section):
@@ -320,6 +322,7 @@ class Config(Section):
     embeddings: EmbeddingsConfig | None = None
     server: ServerSettings = ServerSettings()
     mcp_servers: dict[str, McpServerConfig] = {}
+    approval_timeout_seconds: float = Field(default=120, gt=0)  # unanswered: denied
 
     _source_path: Path | None = PrivateAttr(default=None)
     _warnings: list[str] = PrivateAttr(default_factory=list)

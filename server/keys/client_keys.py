@@ -53,6 +53,7 @@ class KeyInfo:
     last_used: str | None
     fingerprint: str
     source: Backend
+    owner: bool = False  # may decide tool approvals (``keys create --owner``)
 
 
 # --- hashing ---------------------------------------------------------------------------
@@ -106,6 +107,7 @@ def _info(entry: dict[str, Any], last_used: str | None = None) -> KeyInfo:
         last_used=newest,
         fingerprint=entry["fingerprint"],
         source=entry["backend"],
+        owner=entry.get("owner") is True,
     )
 
 
@@ -212,7 +214,12 @@ class KeyStore:
         equal = hmac.compare_digest(candidate, digest)
         if not (equal and record and entry):
             return None
-        return KeyMatch(source=self.name, key_id=entry["label"], namespace=key_namespace(presented))
+        return KeyMatch(
+            source=self.name,
+            key_id=entry["label"],
+            namespace=key_namespace(presented),
+            owner=entry.get("owner") is True,
+        )
 
     def list(self) -> list[KeyInfo]:
         with self._lock:
@@ -222,8 +229,10 @@ class KeyStore:
 
     # writing ------------------------------------------------------------------------
 
-    def create(self, label: str) -> tuple[KeyInfo, str]:
-        """A new key: its info and the plaintext key, which is shown once and kept nowhere."""
+    def create(self, label: str, *, owner: bool = False) -> tuple[KeyInfo, str]:
+        """A new key: its info and the plaintext key, which is shown once and kept nowhere.
+
+        ``owner``: the key of the machine's owner, which may also decide tool approvals."""
         label = _clean_label(label)
         with self._lock, file_lock(self._lock_path):
             doc = self._read_doc()
@@ -244,6 +253,8 @@ class KeyStore:
                 "fingerprint": key_fingerprint(key),
                 "backend": self.name,
             }
+            if owner:
+                entry["owner"] = True
             doc["keys"].append(entry)
             try:
                 self._save_meta(doc["keys"])

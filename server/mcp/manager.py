@@ -20,6 +20,7 @@ from typing import Any
 
 from pydantic_ai.toolsets import AbstractToolset
 
+from server.approvals.policy import split_approval
 from server.config import AgentConfig, Config
 from server.config.schema import MCP_TOOL
 from server.mcp.connection import START_TIMEOUT_SECONDS, McpConnection
@@ -116,9 +117,13 @@ class McpManager:
         for ref in agent.tools:
             if ref.name != MCP_TOOL:
                 continue
-            options = McpEntryOptions.model_validate(ref.options)
+            own, approval = split_approval(ref.name, ref.options)
+            options = McpEntryOptions.model_validate(own)
             allow = None if options.allow is None else frozenset(options.allow)
-            entries.append(McpEntry(self._connections[options.server], allow))
+            server = self._config.mcp_servers[options.server]
+            entries.append(
+                McpEntry(self._connections[options.server], allow, approval, server.approval)
+            )
         return entries
 
     def _stderr_folder(self) -> Path:

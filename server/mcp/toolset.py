@@ -21,6 +21,7 @@ from pydantic_ai import RunContext
 from pydantic_ai.exceptions import ApprovalRequired, CallDeferred, ModelRetry, ToolFailed
 from pydantic_ai.toolsets import AbstractToolset, ToolsetTool
 
+from server.approvals.policy import MCP, ApprovalRule, Mode, Setting, mcp_asks
 from server.mcp.connection import McpConnection
 
 log = logging.getLogger(__name__)
@@ -35,9 +36,18 @@ class McpEntry:
 
     connection: McpConnection
     allow: frozenset[str] | None
+    approval: Setting = None  # the entry's ``approval``
+    server_approval: Mode | None = None  # the server's, under ``mcp_servers``
 
     def allows(self, tool_name: str) -> bool:
         return self.allow is None or tool_name in self.allow
+
+    def approval_rule(self, tool_name: str) -> ApprovalRule | None:
+        """The rule when a call of this tool asks for approval, else None."""
+        listed = self.allow is not None and tool_name in self.allow
+        if mcp_asks(self.approval, self.server_approval, listed, tool_name):
+            return ApprovalRule(MCP, self.connection.name)
+        return None
 
 
 def unavailable_note(connection: McpConnection) -> str:
@@ -59,6 +69,7 @@ class AgentMcpToolset(AbstractToolset[Any]):
         self._entries = tuple(entries)
         self._reserved = frozenset(reserved)
         self._routes: dict[str, McpConnection] = {}
+        self._entry_of: dict[str, McpEntry] = {}
 
     @property
     def id(self) -> str:
@@ -101,7 +112,13 @@ class AgentMcpToolset(AbstractToolset[Any]):
                     continue
                 offered[name] = dataclasses.replace(tool, toolset=self)
                 self._routes[name] = entry.connection
+                self._entry_of[name] = entry
         return offered
+
+    def approval_rule(self, tool_name: str) -> ApprovalRule | None:
+        """Whether a call of an offered tool asks (its entry decides); None: it runs."""
+        entry = self._entry_of.get(tool_name)
+        return entry.approval_rule(tool_name) if entry is not None else None
 
     async def call_tool(
         self, name: str, tool_args: dict[str, Any], ctx: RunContext[Any], tool: ToolsetTool[Any]

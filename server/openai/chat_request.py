@@ -43,6 +43,8 @@ class ChatTurn:
     client: ClientToolUse | None = None  # the client's own tools, and results it sends back
     user_session: str | None = None  # a session from the body's ``user``, when it has one
     attachments: tuple[Attachment, ...] = ()  # images and PDFs of the last user message
+    in_band_approvals: bool = False  # the client asks its user itself (Responses API)
+    approvals: tuple[tuple[str, bool], ...] = ()  # its answers: (tool call id, approved)
 
 
 def decode_body(raw: bytes) -> dict[str, Any]:

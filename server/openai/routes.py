@@ -72,7 +72,7 @@ async def chat_completions(request: Request) -> Response:
     raw = await read_body(request, state.generation.config.server.max_body_bytes)
     result = await ChatService(state).complete(decode_body(raw), caller, request.headers)
     if isinstance(result, AsyncIterator):
-        return EventStreamResponse(result)
+        return EventStreamResponse(result, state.generation.config.server.stream_keepalive_seconds)
     return Response(result.model_dump_json(), media_type="application/json")
 
 

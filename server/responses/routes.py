@@ -19,7 +19,8 @@ async def create_response(request: Request) -> Response:
     state = request.app.state.traymind
     raw = await read_body(request, state.generation.config.server.max_body_bytes)
     return json_or_stream(
-        await ResponsesService(state).create(decode_body(raw), caller, request.headers)
+        await ResponsesService(state).create(decode_body(raw), caller, request.headers),
+        state.generation.config.server.stream_keepalive_seconds,
     )
 
 

@@ -31,6 +31,7 @@ class KeyMatch:
     source: str  # "environment", "keyring" or "file"
     key_id: str  # a non-secret identifier (label or fingerprint), safe to log
     namespace: str  # hash of the key: sessions are stored under it
+    owner: bool = False  # the machine's owner's key: may decide tool approvals
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,6 +40,8 @@ class Identity:
 
     namespace: str  # sessions are stored under it
     source: str  # "environment", "keyring", "file" or "unauthenticated local"
+    owner: bool = False  # an owner key (``keys create --owner``, or the tray's own)
+    key_id: str = ""  # the key's label or fingerprint, safe to show; "" without a key
 
 
 class KeySource(Protocol):
@@ -189,7 +192,7 @@ class Authenticator:
         if token is not None:
             found = self.match(token)
             if found is not None:
-                return Identity(found.namespace, found.source)
+                return Identity(found.namespace, found.source, found.owner, found.key_id)
         if self.allow_unauthenticated and is_loopback_host(peer) and is_loopback_name(host):
             return Identity(key_namespace(token) if token else "noauth", "unauthenticated local")
         address = peer or "unknown"

@@ -46,7 +46,9 @@ class OwnerKey:
         digest = hashlib.sha256(presented.encode("utf-8", "surrogatepass")).digest()
         if not hmac.compare_digest(digest, self._digest):
             return None
-        return KeyMatch(source=self.name, key_id="chat window", namespace=OWNER_NAMESPACE)
+        return KeyMatch(
+            source=self.name, key_id="chat window", namespace=OWNER_NAMESPACE, owner=True
+        )
 
     def attach(self, authenticator: Authenticator) -> None:
         """Accept this token on that server from its next request (idempotent, thread-safe).

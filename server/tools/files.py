@@ -12,6 +12,7 @@ rather than failing the run.
 
 from __future__ import annotations
 
+import difflib
 import fnmatch
 import os
 import stat
@@ -43,6 +44,7 @@ SUMMARY = "Reads, lists and searches files in configured folders; writes and edi
 SEARCH_MAX_FILE_BYTES = 2_000_000  # larger files are skipped by text search
 READ_MAX_FILE_BYTES = 20_000_000  # larger files are not read (or edited) at all
 LINE_PREVIEW_CHARS = 200
+PREVIEW_MAX_CHARS = 20_000  # of the diff shown when a write asks for approval
 SKIPPED_DIRS = frozenset({".git", ".hg", ".svn", "__pycache__", "node_modules"})
 
 
@@ -130,6 +132,43 @@ class FileTools:
             new_text: The replacement.
         """
         return _reported(lambda: self._edit(path, old_text, new_text))
+
+    def approval_preview(self, name: str, arguments: dict[str, object]) -> str | None:
+        """What a write would change, as a unified diff, for the person asked to allow it.
+
+        Read-only (the file is opened through the roots like every read); None when there
+        is nothing to show (a new path we cannot read, a binary file, an edit that would
+        fail), and the call then shows its arguments alone.
+        """
+        path = arguments.get("path")
+        if name not in ("write_file", "edit_file") or not isinstance(path, str):
+            return None
+        try:
+            fd, _ = self._existing_file(path, os.O_RDONLY)
+            with open(fd, "rb") as handle:
+                old = _read_text(handle, path)
+        except (OutsideRoots, FileError, OSError, UnicodeDecodeError):
+            old = None
+        if name == "write_file":
+            new = arguments.get("content")
+        else:
+            old_text, new_text = arguments.get("old_text"), arguments.get("new_text")
+            if old is None or not isinstance(old_text, str) or not isinstance(new_text, str):
+                return None
+            if old.count(old_text) != 1:
+                return None
+            new = old.replace(old_text, new_text, 1)
+        if not isinstance(new, str):
+            return None
+        diff = "".join(
+            difflib.unified_diff(
+                (old or "").splitlines(keepends=True),
+                new.splitlines(keepends=True),
+                fromfile=path if old is not None else "/dev/null",
+                tofile=path,
+            )
+        )
+        return diff[:PREVIEW_MAX_CHARS] if diff else "(no change)"
 
     # The work behind each function: every path is reached through ``Roots.locate``.
 

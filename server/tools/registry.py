@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ValidationError
 
+from server.approvals.policy import APPROVAL, split_approval
 from server.tools import (
     calculator,
     claude_agent,
@@ -76,10 +77,12 @@ def build_tools(refs: list[ToolRef]) -> list[Tool]:
 
     ``mcp`` entries build nothing here: their tools come from ``server.mcp.McpManager``.
     """
-    tools: list[Tool] = []
-    for ref in refs:
-        tools.extend(TOOLS[ref.name].build(_options_for(ref.name, ref.options)))
-    return tools
+    return [tool for _, built in build_tools_by_entry(refs) for tool in built]
+
+
+def build_tools_by_entry(refs: list[ToolRef]) -> list[tuple[ToolRef, list[Tool]]]:
+    """Each entry with the tools it built (an entry such as ``files`` builds several)."""
+    return [(ref, TOOLS[ref.name].build(_options_for(ref.name, ref.options))) for ref in refs]
 
 
 async def close_tools(tools: Iterable[Tool]) -> None:
@@ -96,19 +99,24 @@ def _options_for(name: str, options: Mapping[str, Any]) -> BaseModel:
     tool = TOOLS.get(name)
     if tool is None:
         raise ValueError(f"unknown tool '{name}'{_hint(name, TOOL_NAMES, 'available')}")
+    own, _ = split_approval(name, options)  # approval is every tool's option, checked there
     try:
-        return tool.options.model_validate(dict(options))
+        return tool.options.model_validate(own)
     except ValidationError as exc:
         raise ValueError(_option_problems(tool, exc)) from None
 
 
 def _option_problems(tool: BuiltinTool, exc: ValidationError) -> str:
-    known = tuple(tool.options.model_fields)
+    own = tuple(tool.options.model_fields)
     problems: list[str] = []
     for error in exc.errors():
         option = ".".join(str(part) for part in error["loc"]) or "options"
         if error["type"] == "extra_forbidden":
-            hint = _hint(option, known, "options") if known else " (it takes no options)"
+            hint = (
+                _hint(option, (*own, APPROVAL), "options")
+                if own
+                else f" (its only option is '{APPROVAL}')"
+            )
             problems.append(f"unknown option '{option}' for tool '{tool.name}'{hint}")
         else:
             problems.append(f"option '{option}' of tool '{tool.name}': {error['msg']}")
