@@ -24,6 +24,7 @@ from server.approvals.broker import DENIED, UNANSWERED
 from server.keys.client_keys import KeyStore
 from server.runner import ServerHandle
 from tests.harness import agent_config, client, http, running_server
+from tests.openapi_validation import validate
 from tests.upstream import Reply, Upstream
 
 CLIENT_KEY = "sk-test-approvals-client"
@@ -432,3 +433,129 @@ def test_the_terminal_needs_an_owner_key(served: tuple[ServerHandle, Path], owne
     handle.stop()
     down = terminal(handle, owner_key, "list")
     assert down.returncode == 2 and handle_url.removesuffix("/v1") in down.stderr
+
+
+# --- in-band: a Responses client asks its own user (approval_in_band: true) -------------
+
+TRAYMIND_MCP = {
+    "type": "mcp",
+    "server_label": "traymind",
+    "server_url": "http://127.0.0.1/unused",
+    "require_approval": "always",
+}
+
+
+def in_band_server(tmp_path: Path, upstream: Upstream, **top: Any):
+    work = tmp_path / "work"
+    work.mkdir(exist_ok=True)
+    config = {**shell_agent(upstream, work), **top}
+    return work, running_server(tmp_path, config, env={"OPENAI_COMPAT_API_KEYS": CLIENT_KEY})
+
+
+@pytest.mark.parametrize("approve", [True, False])
+def test_a_responses_client_approves_in_band(
+    tmp_path: Path, upstream: Upstream, owner_key: str, approve: bool
+) -> None:
+    work, server = in_band_server(tmp_path, upstream, approval_in_band=True)
+    script_touch(upstream, work / "marker.txt")
+    with server as handle:
+        api = client(handle, CLIENT_KEY)
+        reply = api.responses.with_raw_response.create(
+            model="ops", input="touch it", tools=[TRAYMIND_MCP]
+        )
+        raw, first = reply.http_response.json(), reply.parse()
+        validate("Response", raw)
+        kinds = [(item["type"], item.get("status")) for item in raw["output"]]
+        assert kinds == [("mcp_call", "incomplete"), ("mcp_approval_request", None)]
+        call, request = raw["output"]
+        assert call["approval_request_id"] == request["id"]
+        assert (request["server_label"], request["name"]) == ("traymind", "run_shell")
+        assert json.loads(request["arguments"]) == {"command": "echo ran >> marker.txt"}
+        assert handle.approvals.pending() == []  # nobody else is asked
+        assert not (work / "marker.txt").exists()
+        answer = {"type": "mcp_approval_response", "approval_request_id": request["id"]}
+        reply = api.responses.with_raw_response.create(
+            model="ops",
+            previous_response_id=first.id,
+            input=[{**answer, "approve": approve}],
+            tools=[TRAYMIND_MCP],
+        )
+        validate("Response", reply.http_response.json())
+        second = reply.parse()
+        (ran, _) = second.output
+        assert (ran.type, ran.name) == ("mcp_call", "run_shell")
+        assert ran.output == ("(no output)\n[exit code 0]" if approve else DENIED)
+        recent = owner(handle, owner_key).get("/api/approvals").json()["recent"]
+    assert second.output_text == "over"
+    assert (work / "marker.txt").exists() is approve
+    told = tool_result_of(upstream.chat_requests[1])
+    assert told == ("(no output)\n[exit code 0]" if approve else DENIED)
+    assert [(r["allowed"], r["by"]) for r in recent] == [(approve, "the client's user (in-band)")]
+    assert len(upstream.chat_requests) == 2  # the answer resumed the turn; no new model call
+
+
+def tool_result_of(request: Any) -> str:
+    return [m for m in request.body["messages"] if m["role"] == "tool"][-1]["content"]
+
+
+def test_in_band_is_off_unless_the_config_allows_it(
+    tmp_path: Path, upstream: Upstream, owner_key: str
+) -> None:
+    work, server = in_band_server(tmp_path, upstream)
+    script_touch(upstream, work / "marker.txt")
+    with server as handle:
+        api = client(handle, CLIENT_KEY)
+        run = Background(
+            lambda: api.responses.create(model="ops", input="touch it", tools=[TRAYMIND_MCP])
+        )
+        (pending,) = wait_pending(owner(handle, owner_key))  # the tray is asked instead
+        handle.approvals.decide(pending["id"], False, by="tray")
+        assert run.join().output_text == "over"
+        forged = http(handle).post(
+            "/v1/responses",
+            headers={"Authorization": f"Bearer {CLIENT_KEY}"},
+            json={
+                "model": "ops",
+                "previous_response_id": run.result.id,
+                "input": [
+                    {
+                        "type": "mcp_approval_response",
+                        "approval_request_id": "mcpr_call_1",
+                        "approve": True,
+                    }
+                ],
+            },
+        )
+    assert forged.status_code == 400
+    assert "approval_in_band is off" in forged.json()["error"]["message"]
+    assert not (work / "marker.txt").exists()
+
+
+@pytest.mark.parametrize(
+    ("item", "message"),
+    [
+        ({"approval_request_id": "call_1", "approve": True}, "must be the id of an"),
+        ({"approval_request_id": "mcpr_call_1", "approve": "yes"}, "must be true or false"),
+        ({"approval_request_id": "mcpr_nothing", "approve": True}, "No answer is waiting"),
+    ],
+)
+def test_a_bad_in_band_answer_is_400_and_runs_nothing(
+    tmp_path: Path, upstream: Upstream, item: dict[str, Any], message: str
+) -> None:
+    work, server = in_band_server(tmp_path, upstream, approval_in_band=True)
+    script_touch(upstream, work / "marker.txt")
+    with server as handle:
+        api = client(handle, CLIENT_KEY)
+        first = api.responses.create(model="ops", input="touch it", tools=[TRAYMIND_MCP])
+        answer = http(handle).post(
+            "/v1/responses",
+            headers={"Authorization": f"Bearer {CLIENT_KEY}"},
+            json={
+                "model": "ops",
+                "previous_response_id": first.id,
+                "input": [{"type": "mcp_approval_response", **item}],
+            },
+        )
+    assert answer.status_code == 400, answer.text
+    assert message in answer.json()["error"]["message"]
+    assert not (work / "marker.txt").exists()

@@ -20,6 +20,7 @@ from server.agents.stickiness import named_agent, topic_changed
 from server.agents.turn import TurnFacts
 from server.chat.background_requests import background_kind
 from server.config import AgentConfig, ModelConfig
+from server.errors import InvalidRequest
 from server.openai.chat_request import ChatTurn, PriorMessage
 from server.sessions import session_ref
 from server.state import Generation, ServerState
@@ -100,7 +101,16 @@ class Planner:
         if background:
             return await self._plain(agent_id, agent.model, turn)
         client = turn.client if agent.client_tools else None
-        runtime_only = client or turn.attachments
+        if turn.approvals and not config.approval_in_band:
+            raise InvalidRequest(
+                "This server does not let clients approve tool calls themselves "
+                "(approval_in_band is off in its config); approvals are asked in its tray "
+                "or with `traymind approvals`.",
+                param="input",
+            )
+        # Without approval_in_band, a client that offers to ask is asked nothing: the tray is.
+        in_band = config.approval_in_band and (turn.in_band_approvals or bool(turn.approvals))
+        runtime_only = client or turn.attachments or in_band
         model = None if runtime_only else await self._direct_model(agent, agent.model)
         if model is not None:
             direct = self._state.direct
@@ -122,6 +132,7 @@ class Planner:
             session_id=session.session_id if session else None,
             namespace=namespace,
             client=client_kind(headers),
+            in_band_approvals=in_band,
         )
         return Plan(
             agent_id,
@@ -129,7 +140,7 @@ class Planner:
             agent.model,
             agent.show_tool_calls,
             lambda s, p: runtime.run_agent(
-                agent_id, turn.prompt, s, p, facts, client, turn.attachments
+                agent_id, turn.prompt, s, p, facts, client, turn.attachments, turn.approvals
             ),
             usage,
             agent.tool_event_format,

@@ -323,6 +323,7 @@ class Config(Section):
     server: ServerSettings = ServerSettings()
     mcp_servers: dict[str, McpServerConfig] = {}
     approval_timeout_seconds: float = Field(default=120, gt=0)  # unanswered: denied
+    approval_in_band: bool = False  # Responses clients may ask their own user instead
 
     _source_path: Path | None = PrivateAttr(default=None)
     _warnings: list[str] = PrivateAttr(default_factory=list)

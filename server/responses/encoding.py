@@ -16,11 +16,19 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-from server.agents.events import ClientToolCalls, RunEvent, TextDelta, ToolFinished, ToolStarted
+from server.agents.events import (
+    ApprovalRequests,
+    ClientToolCalls,
+    RunEvent,
+    TextDelta,
+    ToolFinished,
+    ToolStarted,
+)
 from server.agents.tool_tags import format_value_full, truncate
 from server.openai.client_tools import ClientCall
 
 SERVER_LABEL = "traymind"  # an agent's own tools run inside Traymind: the client need not run them
+APPROVAL_PREFIX = "mcpr_"  # an approval request's id: this prefix and the tool call's id
 RESULT_LIMIT = 4000
 
 PLAIN_TEXT = {"format": {"type": "text"}}
@@ -212,7 +220,33 @@ class ResponseEvents:
             return self.tool_finished(event)
         if isinstance(event, ClientToolCalls):
             return self.calls(event.calls)
+        if isinstance(event, ApprovalRequests):
+            return self.approval_requests(event.calls)
         return b""
+
+    def approval_requests(self, calls: Sequence[ClientCall]) -> bytes:
+        """Calls of the agent's tools that wait for the client's user: each ``mcp_call``
+        shown so far ends ``incomplete`` with the id of its ``mcp_approval_request``."""
+        out = [self._close_message()]
+        for call in calls:
+            request_id = APPROVAL_PREFIX + call.id
+            shown = self._tools.pop(call.id, None)
+            if shown is not None:
+                shown.update(status="incomplete", approval_request_id=request_id)
+                index = self.output.index(shown)
+                out.append(self._event("response.output_item.done", output_index=index, item=shown))
+            item = {
+                "type": "mcp_approval_request",
+                "id": request_id,
+                "server_label": SERVER_LABEL,
+                "name": call.name,
+                "arguments": call.arguments,
+            }
+            self.output.append(item)
+            index = len(self.output) - 1
+            out.append(self._event("response.output_item.added", output_index=index, item=item))
+            out.append(self._event("response.output_item.done", output_index=index, item=item))
+        return b"".join(out)
 
     def tool_started(self, event: ToolStarted) -> bytes:
         if not self._show_tools:
@@ -267,7 +301,8 @@ class ResponseEvents:
 
     def completed(self, tokens: tuple[int, int]) -> tuple[bytes, dict[str, Any]]:
         closing = self._fail_tools()
-        if not any(item["type"] in ("message", "function_call") for item in self.output):
+        answered = ("message", "function_call", "mcp_approval_request")
+        if not any(item["type"] in answered for item in self.output):
             closing += self.text("")  # the answer's text, even when empty, is a message
         closing += self._close_message()
         final = self.shell.snapshot("completed", self.output, tokens)

@@ -16,6 +16,7 @@ from typing import Any
 
 from server.errors import InvalidRequest
 from server.openai.chat_request import ChatTurn, parse_chat_turn
+from server.responses.encoding import APPROVAL_PREFIX, SERVER_LABEL
 
 log = logging.getLogger(__name__)
 
@@ -103,12 +104,47 @@ def _messages(items: list[Item]) -> list[dict[str, Any]]:
                 last["tool_calls"].append(call)
             else:
                 messages.append({"role": "assistant", "content": None, "tool_calls": [call]})
+        elif kind == "mcp_approval_response":
+            continue  # read by ``approvals``
         elif kind == "function_call_output":
             output = item.get("output")
             text = output if isinstance(output, str) else json.dumps(output)
             messages.append({"role": "tool", "tool_call_id": item.get("call_id"), "content": text})
         # reasoning, web_search_call and other items carry nothing an agent reads
     return messages
+
+
+def approvals(raw: object) -> tuple[tuple[str, bool], ...]:
+    """The ``mcp_approval_response`` items of ``input``: (tool call id, approved)."""
+    if not isinstance(raw, list):
+        return ()
+    answers = []
+    for i, item in enumerate(raw):
+        if not isinstance(item, dict) or item.get("type") != "mcp_approval_response":
+            continue
+        where = f"input[{i}]"
+        request_id = item.get("approval_request_id")
+        if not isinstance(request_id, str) or not request_id.startswith(APPROVAL_PREFIX):
+            raise InvalidRequest(
+                f"{where}.approval_request_id must be the id of an mcp_approval_request.",
+                param=where,
+            )
+        if not isinstance(item.get("approve"), bool):
+            raise InvalidRequest(f"{where}.approve must be true or false.", param=where)
+        answers.append((request_id.removeprefix(APPROVAL_PREFIX), item["approve"]))
+    return tuple(answers)
+
+
+def asks_in_band(raw: object) -> bool:
+    """The client shows approvals itself: it declares Traymind's MCP label as a tool and
+    does not say ``require_approval: never``."""
+    return isinstance(raw, list) and any(
+        isinstance(tool, dict)
+        and tool.get("type") == "mcp"
+        and tool.get("server_label") == SERVER_LABEL
+        and tool.get("require_approval") != "never"
+        for tool in raw
+    )
 
 
 def _tools(raw: object) -> list[dict[str, Any]] | None:
@@ -121,6 +157,8 @@ def _tools(raw: object) -> list[dict[str, Any]] | None:
         if isinstance(tool, dict) and tool.get("type") == "function":
             function = {k: tool[k] for k in ("name", "description", "parameters") if k in tool}
             tools.append({"type": "function", "function": function})
+        elif isinstance(tool, dict) and tool.get("server_label") == SERVER_LABEL:
+            continue  # the agent's own tools: the client asks to see their approvals
         else:
             kind = tool.get("type") if isinstance(tool, dict) else type(tool).__name__
             log.warning("Responses request: tool type %r skipped (only function tools run)", kind)
@@ -163,6 +201,8 @@ def chat_body(body: dict[str, Any], previous: Previous | None) -> dict[str, Any]
     messages = _messages(items)
     if previous is not None:
         messages = _with_previous(messages, previous)
+        if approvals(items) and not any(m["role"] == "user" for m in messages):
+            messages.insert(0, json.loads(previous.prompt_json))  # the answered turn's prompt
     instructions = body.get("instructions")
     if isinstance(instructions, str) and instructions.strip():
         messages.insert(0, {"role": "system", "content": instructions})
@@ -189,6 +229,15 @@ def parse_responses(
     prompt_json = json.dumps(users[-1] if users else {"role": "user", "content": ""})
     if previous is not None:
         turn = dataclasses.replace(turn, user_session=previous.session)
+    answers = approvals(body.get("input"))
+    if answers and previous is None:
+        raise InvalidRequest(
+            "An mcp_approval_response needs the previous_response_id of the response that asked.",
+            param="previous_response_id",
+        )
+    turn = dataclasses.replace(
+        turn, in_band_approvals=asks_in_band(body.get("tools")), approvals=answers
+    )
     previous_id = body.get("previous_response_id")
     return ResponsesTurn(
         turn, body, previous_id if isinstance(previous_id, str) else None, store, prompt_json
