@@ -32,11 +32,20 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from server.approvals.policy import APPROVAL, builtin_asks, split_approval
 from server.tools import TOOL_NAMES
 from server.tools.ref import ToolRef
 from server.tools.registry import TOOLS
 
 MCP = "mcp"
+# Tools with side effects: the form offers "ask me first" for them, and the function whose
+# default decides the box (files asks for writes, not reads).
+ASKING = {
+    "shell": ("run_shell", "Ask me before each command"),
+    "python": ("run_python", "Ask me before each program"),
+    "files": ("write_file", "Ask me before each write or edit"),
+    "claude_agent": ("claude_agent", "Ask me before each task"),
+}
 ERROR_STYLE = "QLabel { color: #b00020; }"
 ChooseFolder = Callable[[QWidget, str], "str | None"]
 
@@ -201,6 +210,7 @@ class ToolsBox(QGroupBox):
     def __init__(self, choose: ChooseFolder) -> None:
         super().__init__("Tools")
         self.checks: dict[str, QCheckBox] = {}
+        self.asks: dict[str, QCheckBox] = {}  # "ask me first", for side-effect tools
         self.errors: dict[str, QLabel] = {}
         self.options: dict[str, FilesOptions | ShellOptions | WebFetchOptions] = {
             "files": FilesOptions(choose),
@@ -222,6 +232,16 @@ class ToolsBox(QGroupBox):
                 self.options[name].setContentsMargins(24, 0, 0, 0)
                 self.options[name].changed.connect(self.changed)
                 layout.addWidget(self.options[name])
+            if name in ASKING:
+                ask = QCheckBox(ASKING[name][1])
+                ask.setToolTip(
+                    "Each call waits until you allow it in the tray (or with traymind "
+                    "approvals). Unticked: the agent runs it without asking."
+                )
+                ask.setStyleSheet("QCheckBox { margin-left: 24px; }")
+                ask.toggled.connect(self.changed)
+                self.asks[name] = ask
+                layout.addWidget(ask)
             self.errors[name] = error_label()
             layout.addWidget(self.errors[name])
 
@@ -231,6 +251,9 @@ class ToolsBox(QGroupBox):
             check.setChecked(ref is not None)
             if name in self.options:
                 self.options[name].load(dict(ref.options) if ref else {})
+            if name in self.asks:
+                _, setting = split_approval(name, ref.options if ref else {})
+                self.asks[name].setChecked(builtin_asks(name, setting, ASKING[name][0]))
         self._toggled()
 
     def updated(self, refs: list[ToolRef]) -> list[ToolRef]:
@@ -252,14 +275,20 @@ class ToolsBox(QGroupBox):
             set_error(label, "")
 
     def _ref(self, name: str, existing: dict[str, Any]) -> ToolRef:
-        if name not in self.options:
-            return ToolRef(name=name, options=existing)
-        shown = self.options[name].values()
-        return ToolRef(name=name, options=merged_options(name, existing, shown))
+        options = dict(existing)
+        if name in self.options:
+            options = merged_options(name, options, self.options[name].values())
+        if name in self.asks:
+            asks = self.asks[name].isChecked()
+            if APPROVAL in options or asks != builtin_asks(name, None, ASKING[name][0]):
+                options[APPROVAL] = "ask" if asks else "auto"
+        return ToolRef(name=name, options=options)
 
     def _toggled(self, _checked: bool = False) -> None:
         for name, widget in self.options.items():
             widget.setEnabled(self.checks[name].isChecked())
+        for name, ask in self.asks.items():
+            ask.setEnabled(self.checks[name].isChecked())
         self.changed.emit()
 
 

@@ -347,3 +347,28 @@ def test_open_webui_panels_and_client_tools_are_two_checkboxes(
     assert "# the helper" in harness.config_path.read_text()
     window.select("agent", "general")
     assert form.openwebui_panels.isChecked() and not form.client_tools.isChecked()
+
+
+def test_ask_me_first_is_a_checkbox_that_writes_approval_only_when_it_differs(
+    make_app, qtbot, upstream: Upstream
+) -> None:
+    harness = make_app(CONFIG.format(url=upstream.base_url), settings=OPEN)
+    window = open_agents(harness, qtbot)
+    window.select("agent", "general")
+    tools = window.agent_form.tools
+    assert not tools.asks["shell"].isEnabled()  # the tool is not ticked
+    tools.checks["shell"].click()
+    tools.checks["python"].click()
+    assert tools.asks["shell"].isChecked() and tools.asks["python"].isChecked()  # defaults
+    tools.asks["python"].click()  # this agent's Python runs without asking
+    save(window, qtbot)
+    refs = {r.name: r.options for r in load_config(harness.config_path).agents["general"].tools}
+    assert refs["shell"].get("approval") is None  # the default, so not written
+    assert refs["python"]["approval"] == "auto"
+    window.select("agent", "general")
+    assert tools.asks["shell"].isChecked() and not tools.asks["python"].isChecked()
+    tools.asks["python"].click()  # set in the file already: written back as it now is
+    save(window, qtbot)
+    refs = {r.name: r.options for r in load_config(harness.config_path).agents["general"].tools}
+    assert refs["python"]["approval"] == "ask"
+    assert "# the helper" in harness.config_path.read_text()
