@@ -265,12 +265,19 @@ def spawn(
 
 
 def start_upstream(
-    workdir: Path, *, text: str = REPLY_TEXT, chunks: int | None = None, delay: float = 0.0
+    workdir: Path,
+    *,
+    text: str = REPLY_TEXT,
+    chunks: int | None = None,
+    delay: float = 0.0,
+    agentic: bool = False,
 ) -> Process:
-    """The loopback LLM stand-in as its own process."""
+    """The loopback LLM stand-in as its own process (``agentic``: it answers tool loops)."""
     args = ["-m", "tests.upstream", "--port", "0", "--text", text, "--delay", str(delay)]
     if chunks:
         args += ["--chunks", str(chunks)]
+    if agentic:
+        args.append("--agentic")
     return spawn("upstream", args, "upstream listening ", log_path=workdir / "upstream.log")
 
 
@@ -312,6 +319,7 @@ def start_traymind(
     *,
     python: str | None = None,
     name: str = "traymind",
+    config_text: str | None = None,
     **config: int | None,
 ) -> Process:
     """``python -m server`` on a free port, with a temporary config and data dir.
@@ -320,7 +328,8 @@ def start_traymind(
     ``name`` keeps two servers of one run apart (their config, data and log).
     """
     config_path = workdir / f"{name}-config.yaml"
-    config_path.write_text(traymind_config(upstream_url, **config), encoding="utf-8")
+    text = config_text if config_text is not None else traymind_config(upstream_url, **config)
+    config_path.write_text(text, encoding="utf-8")
     env = {**SERVER_ENV, "TRAYMIND_LOG_DIR": str(workdir / f"{name}-log")}
     data_dir = workdir / ("data" if name == "traymind" else f"{name}-data")
     args = [

@@ -25,7 +25,7 @@ import sys
 import time
 from pathlib import Path
 
-from bench import _client, _stacks
+from bench import _client, _stacks, agent_paths
 from bench._harness import (
     AGENT,
     SERVER_ENV,
@@ -62,6 +62,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         metavar="MESSAGES",
         help="persisted: each turn continues a stored conversation of this many messages",
     )
+    parser.add_argument(
+        "--agent",
+        default=AGENT,
+        help="the model to ask: the default tool-less agent, or one of bench.agent_paths' "
+        "(tools, auto, team/pair, with --prompt marks such as CALL:calculator)",
+    )
+    parser.add_argument("--prompt", default=None, help="the user message (default: a question)")
     parser.add_argument("--pyinstrument", action="store_true", help="profile in-process instead")
     parser.add_argument("--out", type=Path, default=None, help="keep raw profiles here")
     return parser.parse_args(argv)
@@ -71,12 +78,15 @@ def upstream_chunks(args: argparse.Namespace) -> int | None:
     return args.chunks or (50 if args.mode == "stream" else None)
 
 
+MODEL = {"name": AGENT, "messages": QUESTION}  # set from --agent / --prompt
+
+
 def request_bytes(url: str, mode: str, i: int, history: int = 0) -> bytes:
     host, port = host_port(url)
     session = session_id(history, i) if history else f"profile-{i // 5}"
     headers = {"X-Session-Id": session} if mode == "persisted" else None
     return _client.chat_request(
-        host, port, AGENT, QUESTION, stream=mode == "stream", headers=headers
+        host, port, MODEL["name"], MODEL["messages"], stream=mode == "stream", headers=headers
     )
 
 
@@ -108,9 +118,11 @@ def profile_process(args: argparse.Namespace, out_dir: Path) -> None:
         if history:  # sessions 0..29 warm up, the next ones are profiled, then straced
             (tmp / "data").mkdir()
             populate(tmp / "data", [history], 30 + 2 * args.requests, CHARS_PER_TOKEN * 32_768)
-        upstream = start_upstream(tmp, chunks=upstream_chunks(args))
+        paths = args.agent != AGENT
+        upstream = start_upstream(tmp, chunks=upstream_chunks(args), agentic=paths)
         started.append(upstream)
-        traymind = start_traymind(tmp, upstream.url)
+        config = agent_paths.config_text(upstream.url) if paths else None
+        traymind = start_traymind(tmp, upstream.url, config_text=config)
         started.append(traymind)
         _client.run(
             load(traymind.url, args.mode, 30, offset=0 if history else 10_000, history=history)
@@ -202,6 +214,9 @@ def profile_in_process(args: argparse.Namespace) -> None:
 
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
+    MODEL["name"] = args.agent
+    if args.prompt:
+        MODEL["messages"] = [{"role": "user", "content": args.prompt}]
     if args.mode == "imports":
         print(import_report(args.top))
         return

@@ -19,6 +19,7 @@ from pydantic_ai.toolsets import AbstractToolset, FunctionToolset
 from pydantic_ai.usage import RunUsage
 
 from server.agents import client_tools
+from server.agents.agent_runs import agent_events
 from server.agents.default_model import DefaultModel
 from server.agents.event_mapping import EventMapper
 from server.agents.events import (
@@ -232,8 +233,14 @@ class AgentRuntime:
                     user_prompt = [prompt, *model_inputs(attachments)]
                 else:
                     yield TextDelta(NOT_SEEN)
-            async with agent.run_stream_events(
-                user_prompt, message_history=history, deps=facts, **options
+            async with agent_events(
+                agent,
+                user_prompt,
+                stream=facts.stream,
+                answered=[call_id for call_id, _ in approvals],
+                message_history=history,
+                deps=facts,
+                **options,
             ) as events:
                 async for event in events:
                     mapped = mapper.map(event)
@@ -327,11 +334,13 @@ class AgentRuntime:
             return paused.messages, paused.stored_count
         return [*history, *client_tools.rebuilt_turn(prompt, client.rounds)], stored_count
 
-    async def run_plain(self, model_name: str, prompt: str, label: str) -> AsyncIterator[RunEvent]:
-        """One direct model call, streamed; nothing of it is meant to be stored."""
+    async def run_plain(
+        self, model_name: str, prompt: str, label: str, stream: bool = True
+    ) -> AsyncIterator[RunEvent]:
+        """One direct model call; nothing of it is meant to be stored."""
         mapper = EventMapper()
         try:
-            async with self.plain_agent(model_name).run_stream_events(prompt) as events:
+            async with agent_events(self.plain_agent(model_name), prompt, stream=stream) as events:
                 async for event in events:
                     mapped = mapper.map(event)
                     if mapped is not None:
@@ -362,8 +371,8 @@ class AgentRuntime:
         scope = f"{member_id}#{next(self._member_runs)}:"
         member_facts = facts or TurnFacts(namespace=None)
         try:
-            async with self.agent(member_id).run_stream_events(
-                task, usage=usage, deps=member_facts
+            async with agent_events(  # its text is never streamed: no stream is asked for
+                self.agent(member_id), task, stream=False, usage=usage, deps=member_facts
             ) as events:
                 async for event in events:
                     mapped = mapper.map(event)

@@ -17,6 +17,7 @@ from typing import Literal
 from pydantic_ai import Agent, RunContext, Tool
 from pydantic_ai.usage import RunUsage
 
+from server.agents.agent_runs import agent_events
 from server.agents.event_mapping import EventMapper
 from server.agents.events import RunDone, RunEvent, TextDelta, ToolFinished, ToolStarted
 from server.agents.runtime import AgentRuntime, Emit
@@ -138,8 +139,12 @@ class TeamRunner:
         async def pump() -> None:
             try:
                 history = conversation(stored, prior)
-                async with leader.run_stream_events(
-                    prompt, message_history=history, deps=TeamDeps(queue.put_nowait, facts)
+                async with agent_events(
+                    leader,
+                    prompt,
+                    stream=facts.stream,
+                    message_history=history,
+                    deps=TeamDeps(queue.put_nowait, facts),
                 ) as events:
                     async for event in events:
                         mapped = mapper.map(event)
@@ -214,8 +219,10 @@ class TeamRunner:
         parts: list[str] = []
         mapper = EventMapper()
         try:
-            async with self.leader(name).run_stream_events(
+            async with agent_events(
+                self.leader(name),
                 leader_prompt,
+                stream=facts.stream,
                 message_history=conversation(stored, prior),
                 deps=TeamDeps(lambda _: None, facts),
                 usage=usage,

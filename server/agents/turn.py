@@ -29,6 +29,9 @@ class TurnFacts:
     None: the caller is not known (a team member's run), so per-key memory stays out."""
     client: str = ""
     """The chat app behind the request (``client_kind``), shown when a tool call asks."""
+    stream: bool = True
+    """The client reads a stream, so the model is asked for one; otherwise each step is one
+    plain model request (``agent_runs``), which costs far less per token."""
     in_band_approvals: bool = False
     """A call that asks is put to the client (which shows its user), not to the tray."""
 

@@ -83,6 +83,7 @@ class Planner:
                 session_id=session.session_id if session else None,
                 namespace=namespace,
                 client=client_kind(headers),
+                stream=turn.stream,
             )
             return Plan(
                 model_id,
@@ -132,6 +133,7 @@ class Planner:
             session_id=session.session_id if session else None,
             namespace=namespace,
             client=client_kind(headers),
+            stream=turn.stream,
             in_band_approvals=in_band,
         )
         return Plan(
@@ -165,7 +167,7 @@ class Planner:
             None,
             model_name,
             False,
-            lambda s, p: runtime.run_plain(model_name, turn.prompt, model_id),
+            lambda s, p: runtime.run_plain(model_name, turn.prompt, model_id, turn.stream),
         )
 
     async def _route(

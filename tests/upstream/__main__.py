@@ -6,6 +6,7 @@ import argparse
 import signal
 import threading
 
+from .agentic import respond
 from .replies import Reply
 from .server import Upstream
 
@@ -19,6 +20,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--delay", type=float, default=0.0, help="seconds between streamed pieces")
     parser.add_argument("--models", default="test-model", help="comma-separated model ids")
     parser.add_argument("--loop", default="auto", help="uvicorn event loop (auto, asyncio, uvloop)")
+    parser.add_argument(
+        "--agentic",
+        action="store_true",
+        help="answer tool loops by rule (ROUTE:/CALL:/DELEGATE: marks; see agentic.py)",
+    )
     return parser.parse_args(argv)
 
 
@@ -29,6 +35,8 @@ def main(argv: list[str] | None = None) -> None:
     pieces = Reply.text(args.text, chunks=args.chunks).pieces
     upstream.default = Reply.deltas(list(pieces), delay=args.delay)
     upstream.models = [m.strip() for m in args.models.split(",") if m.strip()]
+    if args.agentic:
+        upstream.responder = respond
     done = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: done.set())

@@ -106,7 +106,7 @@ class UpstreamApp:
         if not isinstance(body, dict):
             await out.json(400, wire.error_body(400, "Request body must be a JSON object"))
             return
-        reply = record.reply = self.state.next_reply()
+        reply = record.reply = self.state.next_reply(body)
         streaming = body.get("stream") is True
         if streaming:
             self.state.stream_opened()

@@ -9,6 +9,7 @@ import threading
 import time
 from collections.abc import Callable
 from types import TracebackType
+from typing import Any
 
 import uvicorn
 
@@ -138,6 +139,15 @@ class Upstream:
     @default.setter
     def default(self, reply: Reply) -> None:
         self._state.default = reply
+
+    @property
+    def responder(self) -> Callable[[dict[str, Any], Reply], Reply] | None:
+        """Chooses the reply from the request when the script is empty (``agentic``)."""
+        return self._state.responder
+
+    @responder.setter
+    def responder(self, responder: Callable[[dict[str, Any], Reply], Reply] | None) -> None:
+        self._state.responder = responder
 
     @property
     def models(self) -> list[str]:

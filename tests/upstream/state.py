@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 import threading
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -48,16 +49,23 @@ class UpstreamState:
         self._active_streams = 0
         self.default: Reply = DEFAULT_REPLY
         self.models: list[str] = list(DEFAULT_MODELS)
+        # With nothing scripted, a reply chosen from the request (``agentic.respond``).
+        self.responder: Callable[[dict[str, Any], Reply], Reply] | None = None
 
     def script(self, replies: tuple[Reply, ...]) -> None:
         """Queue replies for the next chat requests."""
         with self._lock:
             self._queue.extend(replies)
 
-    def next_reply(self) -> Reply:
-        """The next scripted reply, else the default."""
+    def next_reply(self, body: object = None) -> Reply:
+        """The next scripted reply, else the responder's for ``body``, else the default."""
         with self._lock:
-            return self._queue.popleft() if self._queue else self.default
+            if self._queue:
+                return self._queue.popleft()
+            responder = self.responder
+        if responder is not None and isinstance(body, dict):
+            return responder(body, self.default)
+        return self.default
 
     def pending(self) -> int:
         """How many scripted replies are still queued."""
