@@ -7,16 +7,28 @@ message make it call a tool, pick an agent or delegate) and Traymind with four a
 and a team, then runs the paths in interleaved blocks of sequential requests. A path that
 makes several model calls is compared with that many direct calls: "added beyond its
 upstream calls" is its p50 minus that many direct p50s.
+
+``--litellm`` (or ``$TRAYMIND_BENCH_LITELLM``, the ``litellm`` command of a LiteLLM proxy
+installation) also starts LiteLLM's proxy in front of the same stand-in (one worker, a
+master key) and measures it in the same run, as the gateway people compare against.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
+import shutil
+import subprocess
+import time
 import uuid
+from pathlib import Path
+
+import httpx
 
 from bench import _client
 from bench._harness import (
     UPSTREAM_MODEL,
+    Process,
     Report,
     Row,
     median,
@@ -85,13 +97,66 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--chunks", type=int, default=None, help="stand-in streams in N deltas (default: per word)"
     )
     parser.add_argument("--only", help="comma-separated path names (default: all)")
+    parser.add_argument(
+        "--litellm",
+        metavar="COMMAND",
+        default=os.environ.get("TRAYMIND_BENCH_LITELLM") or shutil.which("litellm"),
+        help="LiteLLM proxy's litellm command: measure it too (default: on PATH, if any)",
+    )
     parser.add_argument("--json", metavar="PATH", help="also write the report as JSON")
     return parser.parse_args(argv)
 
 
-def builder(model: str, prompt: str, turns: int, stream: bool, tag: str):
+LITELLM_KEY = "sk-bench-litellm"
+
+
+def start_litellm(command: str, workdir: Path, upstream_url: str) -> Process:
+    """LiteLLM's proxy on a free port, one worker, key auth, routing to the stand-in."""
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    config = workdir / "litellm.yaml"
+    config.write_text(
+        "model_list:\n"
+        f"  - model_name: {UPSTREAM_MODEL}\n"
+        f"    litellm_params: {{model: openai/{UPSTREAM_MODEL}, api_base: '{upstream_url}', "
+        "api_key: unused}\n"
+        f"general_settings: {{master_key: {LITELLM_KEY}}}\n"
+    )
+    log = (workdir / "litellm.log").open("w")
+    proc = subprocess.Popen(
+        [command, "--config", str(config), "--host", "127.0.0.1", "--port", str(port),
+         "--num_workers", "1"],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        env={**os.environ, "LITELLM_LOG": "ERROR"},
+    )  # fmt: skip
+    process = Process("litellm", proc)
+    process.url = f"http://127.0.0.1:{port}/v1"
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"LiteLLM exited; see {workdir / 'litellm.log'}")
+        try:
+            if (
+                httpx.get(f"http://127.0.0.1:{port}/health/liveliness", timeout=1).status_code
+                == 200
+            ):
+                return process
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.5)
+    process.stop()
+    raise RuntimeError("LiteLLM did not start within 120 s")
+
+
+def builder(model: str, prompt: str, turns: int, stream: bool, tag: str, key: str | None = None):
     def build(host: str, port: int, i: int) -> bytes:
-        headers = {"X-Session-Id": f"{tag}-{i // turns}"} if turns else None
+        headers = {"X-Session-Id": f"{tag}-{i // turns}"} if turns else {}
+        if key:
+            headers["Authorization"] = f"Bearer {key}"
         messages = [{"role": "user", "content": prompt}]
         return _client.chat_request(host, port, model, messages, stream=stream, headers=headers)
 
@@ -130,7 +195,21 @@ def build_report(by_name: dict[str, Series]) -> Report:
         report.add(
             Row(f"{name}: Traymind CPU per request", by_name[name].cpu_ms_per_request("traymind"))
         )
+    litellm = by_name.get("LiteLLM proxy (no agent)")
+    if litellm is not None:
+        report.add(Row("LiteLLM proxy (no agent): p50", median(litellm.totals_ms), direct))
+        report.add(Row("LiteLLM proxy (no agent): p99", p99(litellm.totals_ms), direct99))
+        report.add(Row("LiteLLM proxy: its CPU per request", litellm.cpu_ms_per_request("litellm")))
+    litellm_stream = by_name.get("stream: LiteLLM proxy (no agent)")
     stream_direct = by_name.get("stream: direct")
+    if litellm_stream is not None and stream_direct is not None:
+        report.add(
+            Row(
+                "stream: LiteLLM proxy (no agent): TTFT p50",
+                median(litellm_stream.ttfts_ms),
+                median(stream_direct.ttfts_ms),
+            )
+        )
     for name in ("stream: agent without tools", "stream: agent with calculator + current_time"):
         target = by_name.get(name)
         if target is None or stream_direct is None:
@@ -187,6 +266,14 @@ def run(args: argparse.Namespace) -> Report:
             url = upstream.url if model == UPSTREAM_MODEL else traymind.url
             build = builder(model, prompt, turns, stream, f"{tag}-{index}")
             targets.append(series(name, url, build, stream=stream))
+        if args.litellm:
+            litellm = start_litellm(args.litellm, tmp, upstream.url)
+            started.append(litellm)
+            pids["litellm"] = litellm.pid
+            for stream in (False, True):
+                name = "stream: LiteLLM proxy (no agent)" if stream else "LiteLLM proxy (no agent)"
+                build = builder(UPSTREAM_MODEL, QUESTION, 0, stream, tag, LITELLM_KEY)
+                targets.append(series(name, litellm.url, build, stream=stream))
         load = OtherLoad([p.pid for p in started])
         load.start()
         _client.run(
@@ -194,6 +281,8 @@ def run(args: argparse.Namespace) -> Report:
         )
         report = build_report({t.name: t for t in targets})
         report.note(load.note())
+        if not args.litellm:
+            report.note("LiteLLM was not measured: pass --litellm or put litellm on PATH.")
         chunks = f"{args.chunks} delta(s)" if args.chunks else "word by word"
         report.note(
             f"{args.requests} measured requests per path, in blocks of {args.block}. The "

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
 
-from bench import cold_start, concurrency, latency, long_sessions, ttft
+from bench import agent_paths, cold_start, concurrency, latency, long_sessions, ttft
 from bench._harness import (
     Report,
     Row,
@@ -32,6 +32,7 @@ FULL: dict[str, list[str]] = {
     "concurrency": ["--levels", "10,100,500", "--rounds", "2"],
     "long_sessions": ["--requests", "20", "--warmup", "3"],
     "cold_start": ["--runs", "5", "--settle", "3"],
+    "agent_paths": ["--requests", "100", "--warmup", "10"],
 }
 QUICK: dict[str, list[str]] = {
     "latency": ["--requests", "40", "--warmup", "10"],
@@ -39,6 +40,7 @@ QUICK: dict[str, list[str]] = {
     "concurrency": ["--levels", "10,100", "--rounds", "1"],
     "long_sessions": ["--requests", "5", "--warmup", "2", "--lengths", "10,1000"],
     "cold_start": ["--runs", "2", "--settle", "2"],
+    "agent_paths": ["--requests", "20", "--warmup", "5"],
 }
 MODULES: dict[str, ModuleType] = {
     "latency": latency,
@@ -46,6 +48,7 @@ MODULES: dict[str, ModuleType] = {
     "concurrency": concurrency,
     "long_sessions": long_sessions,
     "cold_start": cold_start,
+    "agent_paths": agent_paths,
 }
 
 
