@@ -16,6 +16,7 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QHeaderView,
     QLabel,
+    QPlainTextEdit,
     QPushButton,
     QTableView,
     QTabWidget,
@@ -43,7 +44,7 @@ from server.approvals.broker import DecisionRecord
 
 AGENT_HEADERS = ("ID", "Name", "Model (provider)", "State", "Requests", "Last used", "Last error")
 SESSION_HEADERS = ("Session", "Agent", "Client", "Key from", "Turns", "Last activity", "Streaming")
-REQUEST_HEADERS = ("Time", "Model", "Session", "Status", "Latency")
+REQUEST_HEADERS = ("Time", "Model", "Session", "Status", "Latency", "Error")
 KNOWLEDGE_HEADERS = ("Name", "State", "Files", "Chunks", "Last sync", "Folder", "Error")
 MCP_HEADERS = ("Name", "Transport", "State", "Error")
 APPROVAL_HEADERS = ("Time", "Agent", "Tool", "Decision", "By", "Client", "Session", "Arguments")
@@ -92,16 +93,40 @@ def session_rows(snapshot: dict[str, Any]) -> list[Row]:
 
 
 def request_rows(snapshot: dict[str, Any]) -> list[Row]:
+    """Newest first; a request that named no model (``/v1/models``) shows its path."""
     return [
         (
             clock(r["time"]),
-            r["model"],
+            r["model"] or r.get("path") or "?",
             r["session"] or "(none)",
             str(r["status"]),
             f"{r['latency_ms']:.0f} ms",
+            " ".join((r.get("error") or "").split())[:120],
         )
         for r in reversed(snapshot["recent_requests"])
     ]
+
+
+def request_details(r: dict[str, Any]) -> str:
+    """Everything one request's record says, for the pane under the table."""
+    lines = [
+        f"{r.get('path') or '?'} at {clock(r['time'])}: HTTP {r['status']}, "
+        f"{r['latency_ms']:.0f} ms" + (" (streamed)" if r.get("streaming") else ""),
+        f"Client: {r.get('client') or '?'}"
+        + (f", key from {r['key_source']}" if r.get("key_source") else ""),
+        f"Model asked: {r['model'] or '(none)'}"
+        + (f"; answered by: {r['agent']}" if r.get("agent") else ""),
+        f"Session: {r['session'] or '(none)'}",
+    ]
+    if r.get("first_event_ms") is not None:
+        lines.append(f"First event after: {r['first_event_ms']:.0f} ms")
+    if r.get("tools"):
+        lines.append(f"Tool calls: {', '.join(r['tools'])}")
+    if r.get("input_tokens") or r.get("output_tokens"):
+        lines.append(f"Usage: {r['input_tokens']} tokens in, {r['output_tokens']} out")
+    if r.get("error"):
+        lines.append(f"Error: {r['error']}")
+    return "\n".join(lines)
 
 
 def approval_rows(records: list[DecisionRecord]) -> list[Row]:
@@ -243,7 +268,18 @@ class StatusWindow(QWidget):
         self.tabs = QTabWidget()
         self.tabs.addTab(_table(self.agents), "Agents")
         self.tabs.addTab(_table(self.sessions), "Sessions")
-        self.tabs.addTab(_table(self.requests), "Recent requests")
+        self._recent: list[dict[str, Any]] = []  # the records behind the requests' rows
+        self.requests_view = _table(self.requests)
+        self.requests_view.selectionModel().currentRowChanged.connect(self._show_request)
+        self.request_details = QPlainTextEdit()
+        self.request_details.setReadOnly(True)
+        self.request_details.setPlaceholderText("Select a request to see its details.")
+        self.request_details.setMaximumHeight(130)
+        requests = QWidget()
+        requests_layout = QVBoxLayout(requests)
+        requests_layout.addWidget(self.requests_view, 1)
+        requests_layout.addWidget(self.request_details)
+        self.tabs.addTab(requests, "Recent requests")
         self.tabs.addTab(sources, "Sources")
         self.tabs.addTab(_table(self.approvals), "Approvals")
 
@@ -308,13 +344,27 @@ class StatusWindow(QWidget):
         self._refresh_clock(snapshot)
         self.agents.set_rows(agent_rows(snapshot, c.model_label))
         self.sessions.set_rows(session_rows(snapshot))
+        selected = self._selected_request()
+        self._recent = list(reversed(snapshot["recent_requests"]))
         self.requests.set_rows(request_rows(snapshot))
+        if selected is not None and selected in self._recent:  # keep it selected as rows arrive
+            self.requests_view.selectRow(self._recent.index(selected))
+        self._show_request(self.requests_view.currentIndex())
         self.tabs.setTabText(1, f"Sessions ({c.active_sessions()} active)")
         self.tabs.setTabText(2, f"Recent requests ({len(snapshot['recent_requests'])})")
         self._refresh_sources(snapshot if running else {})
         waiting = len(c.approvals.pending())
         self.approvals.set_rows(approval_rows(c.approvals.recent()))
         self.tabs.setTabText(4, f"Approvals ({waiting} waiting)" if waiting else "Approvals")
+
+    def _selected_request(self) -> dict[str, Any] | None:
+        row = self.requests_view.currentIndex().row()
+        return self._recent[row] if 0 <= row < len(self._recent) else None
+
+    def _show_request(self, current: Any, _previous: Any = None) -> None:
+        row = current.row() if current is not None else -1
+        record = self._recent[row] if 0 <= row < len(self._recent) else None
+        self.request_details.setPlainText(request_details(record) if record else "")
 
     def _refresh_sources(self, snapshot: dict[str, Any]) -> None:
         """Knowledge bases and MCP servers of the running config (none while stopped)."""

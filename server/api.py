@@ -13,6 +13,7 @@ from server.anthropic.routes import router as messages_router
 from server.approvals.routes import router as approvals_router
 from server.openai.errors import install_error_handlers
 from server.openai.routes import router as v1_router
+from server.request_log import RequestRecorder
 from server.responses.routes import router as responses_router
 from server.security.auth import Identity
 from server.security.host_guard import HostGuard
@@ -65,6 +66,7 @@ def create_app(state: ServerState) -> FastAPI:
         return settings.trusted_hosts, settings.cors_origins
 
     app.add_middleware(HostGuard, settings=guard_settings)
+    app.add_middleware(RequestRecorder, hub=lambda: state.status)  # outermost: sees refusals
     app.include_router(messages_router)  # before v1's catch-all for unknown paths
     app.include_router(responses_router)
     app.include_router(v1_router)

@@ -7,6 +7,7 @@ server's thread: the tray app hands the news to its GUI thread itself.
 
 from __future__ import annotations
 
+import contextvars
 import threading
 import time
 from collections import deque
@@ -47,12 +48,39 @@ class SessionStatus:
 
 @dataclass(slots=True)
 class RequestRecord:
+    """One ``/v1`` request as Recent requests shows it: failed ones too (401, 404, 429...)."""
+
     time: float
-    model: str
+    model: str  # what the client asked for ("" when the body was never read)
     session: str | None
     status: int
     latency_ms: float
     namespace: str | None = None  # the client key's; filters snapshots, never shown
+    path: str = ""  # e.g. /v1/chat/completions, /v1/models
+    client: str = ""  # client_kind
+    key_source: str = ""
+    agent: str = ""  # the agent, team or route that ran (``auto`` shows the chosen agent)
+    error: str | None = None  # the sentence the client got
+    streaming: bool = False
+    first_event_ms: float | None = None  # from the request to the run's first event
+    tools: list[str] = field(default_factory=list)  # the agent's tool calls, in order
+    input_tokens: int = 0
+    output_tokens: int = 0
+
+
+# The record of the request being served: set by ``RequestRecorder``, read by the runs it
+# starts (a run's task copies the context), so a run fills in its request's record.
+CURRENT_REQUEST: contextvars.ContextVar[RequestRecord | None] = contextvars.ContextVar(
+    "traymind_request", default=None
+)
+
+
+def note_request(**fields: Any) -> None:
+    """Facts about the request being served (its model, its caller), when it is recorded."""
+    record = CURRENT_REQUEST.get()
+    if record is not None:
+        for name, value in fields.items():
+            setattr(record, name, value)
 
 
 @dataclass(slots=True)
@@ -63,6 +91,7 @@ class RunTicket:
     started: float = field(default_factory=time.monotonic)
     namespace: str | None = None
     stored_turns: int | None = None  # the session's turns in the history store, once saved
+    record: RequestRecord | None = None  # the request's, which the run fills in
 
 
 def _shown(record: SessionStatus | RequestRecord) -> dict[str, Any]:
@@ -170,20 +199,31 @@ class StatusHub:
                     )
                 entry.last_activity, entry.streaming = now, streaming
         self._notify("run")
-        return RunTicket(agent, model, session, namespace=namespace)
+        record = CURRENT_REQUEST.get()
+        if record is not None:
+            record.model, record.agent, record.session = model, agent, session
+            record.namespace, record.key_source = namespace, key_source
+            record.streaming = streaming
+        return RunTicket(agent, model, session, namespace=namespace, record=record)
 
     def run_finished(self, ticket: RunTicket, status: int, error: str | None = None) -> None:
         latency_ms = (time.monotonic() - ticket.started) * 1000
+        record = ticket.record
+        if record is not None:  # its request's record says the rest when the response ends
+            record.error = error or record.error
+            if status >= 400:
+                record.status = status
         with self._lock:
-            self.requests_served += 1
             agent = self.agents.get(ticket.agent)
             if agent is not None:
                 agent.running = max(0, agent.running - 1)
                 agent.requests += 1
                 if error:
                     agent.last_error = error
-            if error or status >= 400:
-                self.errors += 1
+            if record is None:  # a run outside any recorded request counts by itself
+                self.requests_served += 1
+                if error or status >= 400:
+                    self.errors += 1
             if ticket.session is not None and ticket.session in self.sessions:
                 entry = self.sessions[ticket.session]
                 entry.streaming = False
@@ -191,19 +231,28 @@ class StatusHub:
                 if status < 400:  # the stored count: it survives restarts, unlike this hub
                     stored = ticket.stored_turns
                     entry.turns = stored if stored is not None else entry.turns + 1
-            self.recent.append(
-                RequestRecord(
-                    time.time(), ticket.model, ticket.session, status, latency_ms, ticket.namespace
+            if record is None:
+                self.recent.append(
+                    RequestRecord(
+                        time.time(),
+                        ticket.model,
+                        ticket.session,
+                        status,
+                        latency_ms,
+                        ticket.namespace,
+                        agent=ticket.agent,
+                        error=error,
+                    )
                 )
-            )
         self._notify("run")
 
-    def request_failed(self, model: str, status: int) -> None:
-        """A request refused before any run started (bad input, unknown model...)."""
+    def request_done(self, record: RequestRecord) -> None:
+        """A recorded ``/v1`` request has been answered (or its stream has ended)."""
         with self._lock:
             self.requests_served += 1
-            self.errors += 1
-            self.recent.append(RequestRecord(time.time(), model, None, status, 0.0))
+            if record.status >= 400 or record.error:
+                self.errors += 1
+            self.recent.append(record)
         self._notify("request")
 
     def active_sessions(self, within_seconds: float = 900) -> int:

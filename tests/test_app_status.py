@@ -145,3 +145,47 @@ def test_bursts_of_status_news_are_coalesced_on_the_gui_thread(qtbot, qapp) -> N
     hub.set_extra("load", -2)
     qtbot.wait(200)
     assert len(seen) == count  # unsubscribed
+
+
+def test_failed_requests_and_model_lists_show_with_their_error_and_details(
+    make_app, qtbot, upstream: Upstream
+) -> None:
+    config = agent_config(upstream.base_url, calc={"tools": ["calculator"]})
+    harness = make_app(config, env={"OPENAI_COMPAT_API_KEYS": "sk-status-key"})
+    harness.app.show_status()
+    window = harness.app.status_window
+    with harness.http() as web:
+        assert (
+            web.get("/v1/models", headers={"Authorization": "Bearer sk-wrong"}).status_code == 401
+        )
+        auth = {"Authorization": "Bearer sk-status-key"}
+        assert web.get("/v1/models", headers=auth).status_code == 200
+        missing = {"model": "nope", "messages": [{"role": "user", "content": "hi"}]}
+        assert web.post("/v1/chat/completions", json=missing, headers=auth).status_code == 404
+        upstream.script(Reply.tool_calls([("calculator", {"expression": "2+2"})]), Reply.text("4"))
+        asked = {"model": "calc", "messages": [{"role": "user", "content": "2+2?"}]}
+        ok = web.post("/v1/chat/completions", json=asked, headers={**auth, "X-Session-Id": "maths"})
+        assert ok.status_code == 200
+    qtbot.waitUntil(lambda: len(window.requests.rows()) == 4, timeout=5_000)
+    rows = window.requests.rows()  # newest first
+    assert [(r[1], r[3]) for r in rows] == [
+        ("calc", "200"),
+        ("nope", "404"),
+        ("/v1/models", "200"),
+        ("/v1/models", "401"),
+    ]
+    assert rows[3][5] == "Invalid API key."
+    assert "nope" in rows[1][5] and rows[0][5] == ""
+    assert window.fields["Requests served"].text() == "4"
+    assert window.fields["Errors"].text() == "2"
+    window.tabs.setCurrentIndex(2)
+    window.requests_view.selectRow(0)
+    details = window.request_details.toPlainText()
+    assert "/v1/chat/completions" in details and "HTTP 200" in details
+    assert "Model asked: calc; answered by: calc" in details
+    assert "Session: " in details and "maths" in details
+    assert "Tool calls: calculator" in details
+    assert "Usage: 20 tokens in, 10 out" in details
+    assert "Client: other, key from environment" in details
+    window.requests_view.selectRow(3)
+    assert "Error: Invalid API key." in window.request_details.toPlainText()

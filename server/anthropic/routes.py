@@ -13,9 +13,10 @@ from server.anthropic.request import estimate_tokens
 from server.anthropic.service import MessagesService
 from server.chat.service import Caller
 from server.openai.chat_request import decode_body
-from server.openai.routes import read_body
+from server.openai.routes import read_body, requested_model
 from server.openai.streaming import json_or_stream
 from server.state import ServerState
+from server.status import note_request
 
 router = APIRouter(prefix="/v1")
 
@@ -28,6 +29,7 @@ def _caller(request: Request) -> tuple[ServerState, Caller]:
         authorization = f"Bearer {headers['x-api-key']}"
     peer = request.client.host if request.client else None
     identity = state.authenticator.authenticate(authorization, peer, headers.get("host"))
+    note_request(namespace=identity.namespace, key_source=identity.source)
     return state, Caller(identity.namespace, identity.source)
 
 
@@ -35,8 +37,10 @@ def _caller(request: Request) -> tuple[ServerState, Caller]:
 async def create_message(request: Request) -> Response:
     state, caller = _caller(request)
     raw = await read_body(request, state.generation.config.server.max_body_bytes)
+    body = decode_body(raw)
+    note_request(model=requested_model(body))
     return json_or_stream(
-        await MessagesService(state).create(decode_body(raw), caller, request.headers),
+        await MessagesService(state).create(body, caller, request.headers),
         state.generation.config.server.stream_keepalive_seconds,
     )
 

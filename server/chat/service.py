@@ -11,7 +11,7 @@ from contextlib import nullcontext
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from server.agents.events import ClientToolCalls, RunDone, RunEvent, TextDelta
+from server.agents.events import ClientToolCalls, RunDone, RunEvent, TextDelta, ToolStarted
 from server.chat.planning import Plan, Planner
 from server.chat.rendering import TOOL_EVENT_FORMATS, ContentRenderer
 from server.chat.turn_task import Interrupted, TurnTask
@@ -28,7 +28,7 @@ from server.openai.wire import (
 )
 from server.sessions import SessionRef, session_ref
 from server.sessions.attachments import keep_out
-from server.status import client_kind
+from server.status import RunTicket, client_kind
 
 if TYPE_CHECKING:
     from server.state import ServerState
@@ -184,6 +184,7 @@ class ChatService:
                                 event.output_tokens + extra_out,
                                 event.new_messages_json,
                             )
+                        _noted(ticket, event)
                         queue.put_nowait(event)
             except asyncio.CancelledError:
                 status, error = 499, "cancelled"
@@ -307,3 +308,16 @@ class ChatService:
             yield b"".join(pending)
         finally:
             await self.finish(started)
+
+
+def _noted(ticket: RunTicket, event: RunEvent) -> None:
+    """What the request's record shows of its run: first event, tool calls, usage."""
+    record = ticket.record
+    if record is None:
+        return
+    if record.first_event_ms is None:
+        record.first_event_ms = round((time.time() - record.time) * 1000, 2)
+    if isinstance(event, ToolStarted):
+        record.tools.append(event.name)
+    elif isinstance(event, RunDone):
+        record.input_tokens, record.output_tokens = event.input_tokens, event.output_tokens

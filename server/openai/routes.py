@@ -17,6 +17,7 @@ from server.openai.request_schema import CHAT_COMPLETIONS_OPENAPI, MODELS_OPENAP
 from server.openai.streaming import EventStreamResponse
 from server.openai.wire import ModelList
 from server.state import ServerState
+from server.status import note_request
 
 router = APIRouter(prefix="/v1")
 
@@ -33,7 +34,14 @@ def caller_of(request: Request) -> Caller:
     identity = state.authenticator.authenticate(
         headers.get("authorization"), peer, headers.get("host")
     )
+    note_request(namespace=identity.namespace, key_source=identity.source)
     return Caller(identity.namespace, identity.source)
+
+
+def requested_model(body: dict[str, object]) -> str:
+    """The body's model, as Recent requests shows it (cut: it is the client's text)."""
+    model = body.get("model")
+    return model[:100] if isinstance(model, str) else ""
 
 
 async def read_body(request: Request, limit: int) -> bytes:
@@ -70,7 +78,9 @@ async def chat_completions(request: Request) -> Response:
     caller = caller_of(request)
     state = _state(request)
     raw = await read_body(request, state.generation.config.server.max_body_bytes)
-    result = await ChatService(state).complete(decode_body(raw), caller, request.headers)
+    body = decode_body(raw)
+    note_request(model=requested_model(body))
+    result = await ChatService(state).complete(body, caller, request.headers)
     if isinstance(result, AsyncIterator):
         return EventStreamResponse(result, state.generation.config.server.stream_keepalive_seconds)
     return Response(result.model_dump_json(), media_type="application/json")

@@ -6,9 +6,10 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 
 from server.openai.chat_request import decode_body
-from server.openai.routes import caller_of, read_body
+from server.openai.routes import caller_of, read_body, requested_model
 from server.openai.streaming import json_or_stream
 from server.responses.service import ResponsesService
+from server.status import note_request
 
 router = APIRouter(prefix="/v1")
 
@@ -18,8 +19,10 @@ async def create_response(request: Request) -> Response:
     caller = caller_of(request)
     state = request.app.state.traymind
     raw = await read_body(request, state.generation.config.server.max_body_bytes)
+    body = decode_body(raw)
+    note_request(model=requested_model(body))
     return json_or_stream(
-        await ResponsesService(state).create(decode_body(raw), caller, request.headers),
+        await ResponsesService(state).create(body, caller, request.headers),
         state.generation.config.server.stream_keepalive_seconds,
     )
 
