@@ -27,6 +27,7 @@ from app.chat_access import ChatAccess
 from app.chat_window import ChatWindow
 from app.connect_dialog import ConnectDialog
 from app.keys_dialog import KeysDialog
+from app.logs_window import LogsWindow
 from app.models_dialog import ModelsDialog
 from app.path_dialog import PathDialog, config_dialog, logs_dialog
 from app.server_controller import Problem, ServerController
@@ -105,6 +106,7 @@ class TraymindApp(QObject):
         self.agents_window: AgentsWindow | None = None
         self.settings_dialog: SettingsDialog | None = None
         self.about_dialog: AboutDialog | None = None
+        self.logs_window: LogsWindow | None = None
         self.path_dialog: PathDialog | None = None  # a path no desktop program opened
         self.chat_access = ChatAccess(self.controller)  # the chat's own credential, in memory
         self.chat_window: ChatWindow | None = None
@@ -251,6 +253,17 @@ class TraymindApp(QObject):
         if not self.opener(folder):
             self._show_path(logs_dialog(folder, (("Status…", self.show_status),)))
 
+    def show_logs(self) -> None:
+        if self.logs_window is None:
+            self.logs_window = LogsWindow(
+                self.controller.logs_dir() / "traymind.log", self._open_log
+            )
+        self._present(self.logs_window)
+
+    def _open_log(self, path: Path) -> None:
+        if not self.opener(path):
+            self._show_path(logs_dialog(path.parent, (("Status…", self.show_status),)))
+
     def _show_path(self, dialog: PathDialog) -> None:
         if self.path_dialog is not None:
             self.path_dialog.close()
@@ -285,7 +298,7 @@ class TraymindApp(QObject):
         self.status_window.quit_on_close = False
         dialogs = (self.keys_dialog, self.connect_dialog, self.models_dialog)
         dialogs += (self.about_dialog, self.path_dialog)
-        dialogs += (self.agents_window, self.approval_prompter.dialog)
+        dialogs += (self.agents_window, self.approval_prompter.dialog, self.logs_window)
         for window in (self.status_window, *dialogs):
             if window is not None:
                 window.close()
