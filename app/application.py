@@ -92,6 +92,7 @@ class TraymindApp(QObject):
         self.controller = ServerController(merged.options, self)
         self.controller.problem.connect(self._on_problem)
         self.controller.reloaded.connect(lambda: self.notify("Config reloaded."))
+        self.controller.runtime_problem.connect(lambda message: self.notify(message, error=True))
         self.menu = TrayMenu(self.controller, self)
         self.status_window = StatusWindow(self.controller, self, self.menu)
         if tray_available is None:

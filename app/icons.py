@@ -32,12 +32,14 @@ def _greyed(pixmap: QPixmap) -> QPixmap:
     return QPixmap.fromImage(image)
 
 
-def state_icon(phase: str, unauthenticated: bool) -> QIcon:
-    """The app icon for a server phase: grey when stopped, a red or orange dot as a badge."""
+def state_icon(phase: str, unauthenticated: bool, problem: bool = False) -> QIcon:
+    """The app icon for a server phase: grey when stopped, a red or orange dot as a badge
+    (red: not running because of an error, or a problem while running)."""
     pixmap = app_icon().pixmap(SIZE, SIZE)
     if phase in ("stopped", "starting", "stopping"):
         pixmap = _greyed(pixmap)
-    badge = "error" if phase == "error" else "open" if unauthenticated else None
+    failed = phase == "error" or problem
+    badge = "error" if failed else "open" if unauthenticated else None
     if badge is not None:
         painter = QPainter(pixmap)
         painter.setRenderHint(QPainter.RenderHint.Antialiasing)

@@ -22,7 +22,7 @@ from typing import Any, Literal
 from PySide6.QtCore import QObject, QTimer, Signal
 
 from app.background import Jobs
-from app.server_problems import Problem, describe_failure, probe_provider
+from app.server_problems import Problem, describe_failure, probe_provider, runtime_problems
 from app.status_bridge import StatusBridge
 from app.status_text import plural
 from server.approvals.broker import ApprovalBroker
@@ -48,6 +48,7 @@ class ServerController(QObject):
     problem = Signal(object)  # a Problem: failed start, rejected reload or a warning
     reloaded = Signal()
     approvals_changed = Signal()  # a tool call started waiting for approval, or was decided
+    runtime_problem = Signal(str)  # a new problem while running (told once), as a sentence
 
     def __init__(self, options: ServeOptions, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -56,6 +57,8 @@ class ServerController(QObject):
         self._bridge = StatusBridge(self.hub)
         self._bridge.changed.connect(self.status_changed)
         self._bridge.changed.connect(self._follow_config_watcher)
+        self._bridge.changed.connect(self._follow_runtime_problems)
+        self.problems: dict[str, str] = {}  # what is wrong while running (server_problems)
         self.approvals = ApprovalBroker()  # like the hub, it outlives restarts
         self._approvals_bridge = StatusBridge(self.approvals, interval_ms=50)
         self._approvals_bridge.changed.connect(self.approvals_changed)
@@ -392,6 +395,15 @@ class ServerController(QObject):
             self.failure = None
             self.reloaded.emit()
         self.status_changed.emit()
+
+    def _follow_runtime_problems(self) -> None:
+        """Each problem that appears is told once; one that clears may be told again later."""
+        found = runtime_problems(self.hub.snapshot()) if self._phase == "running" else {}
+        new = [message for key, message in found.items() if key not in self.problems]
+        self.problems = found
+        for message in new:
+            log.warning("%s", message)
+            self.runtime_problem.emit(message)
 
     def _check_alive(self) -> None:
         handle = self._handle

@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import httpx
 
@@ -92,3 +92,33 @@ def probe_provider(url: str) -> Problem | None:
                 "but chats fail until it does.",
             )
     return None
+
+
+def runtime_problems(snapshot: dict[str, Any]) -> dict[str, str]:
+    """What is wrong while the server runs, by a stable key, each as one sentence.
+
+    An agent whose provider failed on its last run (until a run succeeds again), an MCP
+    server that failed or died, a knowledge base in error, conversations that cannot be
+    saved. The key lets the tray tell each problem once, however many requests repeat it.
+    """
+    problems: dict[str, str] = {}
+    for agent in snapshot.get("agents") or []:
+        if agent.get("failing"):
+            name = agent.get("name") or agent.get("id")
+            problems[f"agent:{agent.get('id')}"] = (
+                f"Agent '{name}' cannot reach its model: {agent.get('last_error') or 'it failed'}"
+            )
+    for name, server in sorted((snapshot.get("mcp_servers") or {}).items()):
+        if isinstance(server, dict) and server.get("state") == "failed":
+            problems[f"mcp:{name}"] = (
+                f"The MCP server '{name}' is not running: {server.get('error') or 'it failed'}"
+            )
+    for name, base in sorted((snapshot.get("knowledge_bases") or {}).items()):
+        if isinstance(base, dict) and base.get("state") == "error":
+            problems[f"kb:{name}"] = (
+                f"The knowledge base '{name}' has a problem: {base.get('message') or 'see the log'}"
+            )
+    storage = snapshot.get("storage") or {}
+    if isinstance(storage, dict) and storage.get("state") == "error":
+        problems["storage"] = str(storage.get("message") or "Conversations cannot be saved.")
+    return problems

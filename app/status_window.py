@@ -24,8 +24,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.activity_chart import ActivityChart
 from app.icons import app_icon
 from app.server_controller import ServerController
+from app.server_problems import runtime_problems
 from app.status_text import (
     agent_model_text,
     auth_text,
@@ -274,7 +276,7 @@ class StatusWindow(QWidget):
         self.request_details = QPlainTextEdit()
         self.request_details.setReadOnly(True)
         self.request_details.setPlaceholderText("Select a request to see its details.")
-        self.request_details.setMaximumHeight(130)
+        self.request_details.setMaximumHeight(110)
         requests = QWidget()
         requests_layout = QVBoxLayout(requests)
         requests_layout.addWidget(self.requests_view, 1)
@@ -299,6 +301,8 @@ class StatusWindow(QWidget):
         layout.addWidget(self.banner)
         layout.addLayout(fixes)
         layout.addLayout(form)
+        self.chart = ActivityChart()
+        layout.addWidget(self.chart)
         layout.addWidget(self.tabs, 1)
         layout.addLayout(bottom)
 
@@ -347,6 +351,7 @@ class StatusWindow(QWidget):
         selected = self._selected_request()
         self._recent = list(reversed(snapshot["recent_requests"]))
         self.requests.set_rows(request_rows(snapshot))
+        self.chart.set_minutes(snapshot.get("per_minute") or [])
         if selected is not None and selected in self._recent:  # keep it selected as rows arrive
             self.requests_view.selectRow(self._recent.index(selected))
         self._show_request(self.requests_view.currentIndex())
@@ -399,9 +404,8 @@ class StatusWindow(QWidget):
         keystore = snapshot.get("keystore") or {}
         if keystore.get("state") == "unavailable":
             notes.append(keystore.get("message", "No usable OS keyring."))
-        storage = snapshot.get("storage") or {}
-        if storage.get("state") == "error":  # a full disk, a deleted data folder
-            notes.append(storage.get("message", "Conversations cannot be saved."))
+        if c.phase == "running":  # a failing provider, a dead MCP server, a full disk...
+            notes += list(runtime_problems(snapshot).values())
         if bad_edit is not None and not (known and any(known in note for note in notes)):
             notes.append(bad_edit)  # the watcher's reload (Reload config reports as a failure)
         self.banner.setText("\n\n".join(notes))

@@ -139,7 +139,7 @@ class Tray:
         self.icon.setContextMenu(menu.menu)
         self.icon.activated.connect(self._activated)
         self._show_status = menu.commands.show_status
-        self._icon_key: tuple[str, bool] | None = None
+        self._icon_key: tuple[str, bool, bool] | None = None
         controller.status_changed.connect(self.refresh)
         self.refresh()
 
@@ -152,7 +152,8 @@ class Tray:
 
     def refresh(self) -> None:
         c = self.controller
-        key = (c.phase, c.allow_unauthenticated and c.phase == "running")
+        running = c.phase == "running"
+        key = (c.phase, c.allow_unauthenticated and running, bool(c.problems) and running)
         if key != self._icon_key:  # repaint only when the picture changes, not per request
             self._icon_key = key
             self.icon.setIcon(state_icon(*key))

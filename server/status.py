@@ -18,6 +18,7 @@ from typing import Any
 Listener = Callable[[str], None]
 
 RECENT_REQUESTS = 100
+CHART_MINUTES = 60
 SESSION_LIMIT = 500
 
 
@@ -32,6 +33,7 @@ class AgentStatus:
     requests: int = 0
     last_used: float | None = None
     last_error: str | None = None
+    failing: bool = False  # its last run failed on the provider's side (5xx); cleared by a success
 
 
 @dataclass(slots=True)
@@ -66,6 +68,27 @@ class RequestRecord:
     tools: list[str] = field(default_factory=list)  # the agent's tool calls, in order
     input_tokens: int = 0
     output_tokens: int = 0
+
+
+@dataclass(slots=True)
+class MinuteStats:
+    """The requests of one clock minute, for the status window's chart of the last hour."""
+
+    minute: int  # time.time() // 60
+    requests: int = 0
+    errors: int = 0
+    latency_ms_total: float = 0.0
+    latency_ms_max: float = 0.0
+
+    def as_json(self) -> dict[str, Any]:
+        average = self.latency_ms_total / self.requests if self.requests else 0.0
+        return {
+            "minute": self.minute * 60,
+            "requests": self.requests,
+            "errors": self.errors,
+            "latency_ms_avg": round(average, 2),
+            "latency_ms_max": round(self.latency_ms_max, 2),
+        }
 
 
 # The record of the request being served: set by ``RequestRecorder``, read by the runs it
@@ -130,6 +153,7 @@ class StatusHub:
         self.agents: dict[str, AgentStatus] = {}
         self.sessions: dict[str, SessionStatus] = {}
         self.recent: deque[RequestRecord] = deque(maxlen=RECENT_REQUESTS)
+        self.minutes: deque[MinuteStats] = deque(maxlen=CHART_MINUTES)
         self.extra: dict[str, Any] = {}
 
     def subscribe(self, listener: Listener) -> Callable[[], None]:
@@ -169,6 +193,7 @@ class StatusHub:
                     prev = old[agent.id]
                     agent.running, agent.requests = prev.running, prev.requests
                     agent.last_used, agent.last_error = prev.last_used, prev.last_error
+                    agent.failing = prev.failing
         self._notify("agents")
 
     def run_started(
@@ -220,6 +245,8 @@ class StatusHub:
                 agent.requests += 1
                 if error:
                     agent.last_error = error
+                if status >= 500 or status < 400:  # a client's own mistake says nothing of it
+                    agent.failing = status >= 500
             if record is None:  # a run outside any recorded request counts by itself
                 self.requests_served += 1
                 if error or status >= 400:
@@ -248,11 +275,20 @@ class StatusHub:
 
     def request_done(self, record: RequestRecord) -> None:
         """A recorded ``/v1`` request has been answered (or its stream has ended)."""
+        minute = int(record.time // 60)
+        failed = record.status >= 400 or bool(record.error)
         with self._lock:
             self.requests_served += 1
-            if record.status >= 400 or record.error:
+            if failed:
                 self.errors += 1
             self.recent.append(record)
+            if not self.minutes or self.minutes[-1].minute != minute:
+                self.minutes.append(MinuteStats(minute))
+            stats = self.minutes[-1]
+            stats.requests += 1
+            stats.errors += failed
+            stats.latency_ms_total += record.latency_ms
+            stats.latency_ms_max = max(stats.latency_ms_max, record.latency_ms)
         self._notify("request")
 
     def active_sessions(self, within_seconds: float = 900) -> int:
@@ -282,5 +318,6 @@ class StatusHub:
                 "agents": [asdict(a) for a in self.agents.values()],
                 "sessions": [_shown(s) for s in sessions],
                 "recent_requests": [_shown(r) for r in recent],
+                "per_minute": [m.as_json() for m in self.minutes],
                 **{k: v for k, v in self.extra.items()},
             }

@@ -12,6 +12,7 @@ import time
 import openai
 import pytest
 
+from app.activity_chart import chart_caption, chart_series
 from app.settings import Settings
 from app.status_bridge import StatusBridge
 from server.status import StatusHub
@@ -178,6 +179,9 @@ def test_failed_requests_and_model_lists_show_with_their_error_and_details(
     assert "nope" in rows[1][5] and rows[0][5] == ""
     assert window.fields["Requests served"].text() == "4"
     assert window.fields["Errors"].text() == "2"
+    minutes = harness.app.controller.snapshot()["per_minute"]
+    assert sum(m["requests"] for m in minutes) == 4 and sum(m["errors"] for m in minutes) == 2
+    assert window.chart.toolTip().startswith("Last hour: 4 requests, 2 errors")
     window.tabs.setCurrentIndex(2)
     window.requests_view.selectRow(0)
     details = window.request_details.toPlainText()
@@ -189,3 +193,51 @@ def test_failed_requests_and_model_lists_show_with_their_error_and_details(
     assert "Client: other, key from environment" in details
     window.requests_view.selectRow(3)
     assert "Error: Invalid API key." in window.request_details.toPlainText()
+
+
+def test_a_failing_provider_and_a_dead_mcp_server_are_told_once_and_shown(
+    make_app, qtbot, upstream: Upstream, tmp_path
+) -> None:
+    config = agent_config(upstream.base_url, general={"display_name": "GeneralAgent"})
+    config["agents"]["tooled"] = {"tools": [{"mcp": {"server": "broken"}}]}
+    config["mcp_servers"] = {"broken": {"command": str(tmp_path / "no-such-program")}}
+    harness = make_app(config, settings=Settings(allow_unauthenticated=True))
+    told: list[str] = []
+    harness.app.controller.runtime_problem.connect(told.append)
+    harness.app.show_status()
+    window = harness.app.status_window
+    qtbot.waitUntil(lambda: any("'broken'" in m for m in told), timeout=10_000)
+    for _ in range(3):
+        upstream.script(Reply.error(500, "the GPU caught fire"))
+        with pytest.raises(openai.APIStatusError):
+            chat(harness.url, None)
+    qtbot.waitUntil(lambda: any("GeneralAgent" in m for m in told), timeout=5_000)
+    window.refresh()
+    assert "Agent 'GeneralAgent' cannot reach its model" in window.banner.text()
+    assert "The MCP server 'broken' is not running" in window.banner.text()
+    assert len([m for m in told if "GeneralAgent" in m]) == 1  # three failures, one notice
+    assert harness.app.controller.problems
+    upstream.script(Reply.text("better now"))
+    assert chat(harness.url, None).choices[0].message.content == "better now"
+    qtbot.waitUntil(lambda: "agent:general" not in harness.app.controller.problems, timeout=5_000)
+    window.refresh()
+    assert "GeneralAgent" not in window.banner.text()
+
+
+def test_the_chart_counts_the_last_hour_by_minute() -> None:
+    now = 1_800_000_000.0
+    minute = int(now // 60) * 60
+    per_minute = [
+        {"minute": minute - 120, "requests": 3, "errors": 1, "latency_ms_avg": 12.0,
+         "latency_ms_max": 20.0},
+        {"minute": minute, "requests": 5, "errors": 0, "latency_ms_avg": 4.0,
+         "latency_ms_max": 9.0},
+        {"minute": minute - 3600, "requests": 99, "errors": 0, "latency_ms_avg": 1.0,
+         "latency_ms_max": 1.0},  # over an hour ago: not shown
+    ]  # fmt: skip
+    series = chart_series(per_minute, now)
+    assert len(series) == 60
+    assert [m["requests"] for m in series[-3:]] == [3, 0, 5]
+    assert chart_caption(series) == (
+        "Last hour: 8 requests, 1 error; busiest minute 5, slowest minute 12 ms on average"
+    )
