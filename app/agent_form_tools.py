@@ -280,8 +280,12 @@ class ToolsBox(QGroupBox):
             options = merged_options(name, options, self.options[name].values())
         if name in self.asks:
             asks = self.asks[name].isChecked()
-            if APPROVAL in options or asks != builtin_asks(name, None, ASKING[name][0]):
-                options[APPROVAL] = "ask" if asks else "auto"
+            mode = "ask" if asks else "auto"
+            current = options.get(APPROVAL)
+            if isinstance(current, dict):  # per tool (files): change the one this box shows
+                options[APPROVAL] = {**current, ASKING[name][0]: mode}
+            elif current is not None or asks != builtin_asks(name, None, ASKING[name][0]):
+                options[APPROVAL] = mode
         return ToolRef(name=name, options=options)
 
     def _toggled(self, _checked: bool = False) -> None:

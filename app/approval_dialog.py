@@ -12,10 +12,8 @@ someone said yes.
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Callable
-from typing import Any
 
 from PySide6.QtCore import QObject, Qt, QTimer
 from PySide6.QtGui import QCloseEvent, QFontDatabase
@@ -32,21 +30,9 @@ from PySide6.QtWidgets import (
 from app.icons import app_icon
 from app.server_controller import ServerController
 from app.status_text import plural
-from server.approvals.broker import PendingApproval
+from server.approvals.broker import PendingApproval, arguments_text
 
 TITLE = "Allow this action?"
-
-
-def arguments_text(arguments: dict[str, Any]) -> str:
-    """The arguments as a person reads them: text as it is (a command, a file's content),
-    anything else as JSON; nothing shortened."""
-    parts = []
-    for name, value in arguments.items():
-        if isinstance(value, str):
-            parts.append(f"{name}:\n{value}" if "\n" in value else f"{name}: {value}")
-        else:
-            parts.append(f"{name}: {json.dumps(value, ensure_ascii=False, indent=2)}")
-    return "\n".join(parts) or "(no arguments)"
 
 
 def left_text(deadline: float, now: float | None = None) -> str:
@@ -70,6 +56,7 @@ class ApprovalDialog(QDialog):
         form = QFormLayout()
         for name in ("Agent", "Tool", "Client", "Session", "Time left"):
             label = QLabel()
+            label.setTextFormat(Qt.TextFormat.PlainText)  # client-sent text: never markup
             label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
             label.setWordWrap(True)
             self.fields[name] = label

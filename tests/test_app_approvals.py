@@ -20,9 +20,9 @@ import pytest
 import yaml
 from PySide6.QtCore import Qt
 
-from app.approval_dialog import ApprovalPrompter, arguments_text
+from app.approval_dialog import ApprovalPrompter
 from app.settings import Settings
-from server.approvals.broker import DENIED, UNANSWERED
+from server.approvals.broker import DENIED, UNANSWERED, arguments_text
 from server.providers.tls import tls_context
 from tests.upstream import Reply, Upstream
 

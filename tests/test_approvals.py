@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import openai
 import pytest
 
 from server.approvals.broker import DENIED, UNANSWERED
@@ -404,6 +405,10 @@ def test_the_terminal_lists_allows_and_denies(
     assert header.split() == ["ID", "AGENT", "TOOL", "CLIENT", "LEFT", "ARGUMENTS"]
     assert row.split()[:4] == [pending["id"], "ops", "run_shell", "OpenAI"]
     assert "marker.txt" in row
+    shown = terminal(handle, owner_key, "show", pending["id"])
+    assert shown.returncode == 0, shown.stderr
+    assert shown.stdout.startswith("ops wants to use run_shell\nclient: OpenAI SDK")
+    assert shown.stdout.rstrip().endswith("command: echo ran >> marker.txt")
     as_json = terminal(handle, owner_key, "list", "--json")
     assert [p["id"] for p in json.loads(as_json.stdout)] == [pending["id"]]
     allowed = terminal(handle, owner_key, "allow", pending["id"])
@@ -558,4 +563,83 @@ def test_a_bad_in_band_answer_is_400_and_runs_nothing(
         )
     assert answer.status_code == 400, answer.text
     assert message in answer.json()["error"]["message"]
+    assert not (work / "marker.txt").exists()
+
+
+def test_an_in_band_answer_to_one_of_two_requests_denies_the_other(
+    tmp_path: Path, upstream: Upstream
+) -> None:
+    work, server = in_band_server(tmp_path, upstream, approval_in_band=True)
+    upstream.script(
+        Reply.tool_calls(
+            [
+                ("run_shell", {"command": "echo one >> one.txt"}),
+                ("run_shell", {"command": "echo two >> two.txt"}),
+            ]
+        ),
+        Reply.text("over"),
+    )
+    with server as handle:
+        api = client(handle, CLIENT_KEY)
+        first = api.responses.create(model="ops", input="both", tools=[TRAYMIND_MCP])
+        asked = [i for i in first.output if i.type == "mcp_approval_request"]
+        assert len(asked) == 2
+        answer = {"type": "mcp_approval_response", "approval_request_id": asked[0].id}
+        second = api.responses.create(
+            model="ops",
+            previous_response_id=first.id,
+            input=[{**answer, "approve": True}],
+            tools=[TRAYMIND_MCP],
+        )
+    assert second.output_text == "over"
+    assert (work / "one.txt").read_text() == "one\n"
+    assert not (work / "two.txt").exists()  # unanswered: denied, and the model is told
+    results = [
+        m["content"] for m in upstream.chat_requests[1].body["messages"] if m["role"] == "tool"
+    ]
+    assert results == ["(no output)\n[exit code 0]", DENIED]
+
+
+def test_always_allow_grants_one_tool_and_never_a_tool_named_star() -> None:
+    from server.approvals.policy import ApprovalRule, always_allowed
+
+    with pytest.raises(ValueError):
+        always_allowed(None, ApprovalRule("mcp", "evil"), "*")
+    assert always_allowed("ask", ApprovalRule("files"), "write_file") == {
+        "*": "ask",
+        "write_file": "auto",
+    }
+
+
+def test_a_huge_file_write_gets_a_summary_not_a_diff(tmp_path: Path) -> None:
+    from server.tools import ToolRef, build_tools
+
+    (tmp_path / "big.log").write_text("".join(f"line {i}\n" for i in range(50_000)))
+    tools = build_tools([ToolRef(name="files", options={"roots": [str(tmp_path)], "write": True})])
+    files = next(t for t in tools if t.name == "write_file").function.__self__
+    started = time.monotonic()
+    preview = files.approval_preview("write_file", {"path": "big.log", "content": "x\n" * 100})
+    assert time.monotonic() - started < 2
+    assert preview == "(too large to show a diff: 50000 lines now, 100 lines after)"
+    small = files.approval_preview("write_file", {"path": "new.txt", "content": "hi\n"})
+    assert small is not None and small.startswith("--- /dev/null\n+++ new.txt")
+
+
+def test_a_non_streaming_client_that_leaves_withdraws_its_request(
+    served: tuple[ServerHandle, Path], upstream: Upstream, owner_key: str
+) -> None:
+    handle, work = served
+    script_touch(upstream, work / "marker.txt")
+    api = owner(handle, owner_key)
+    impatient = client(handle, CLIENT_KEY).with_options(timeout=1.0)
+    with pytest.raises(openai.APITimeoutError):  # the chat app gives up and closes
+        impatient.chat.completions.create(
+            model="ops", messages=[{"role": "user", "content": "touch it"}]
+        )
+    deadline = time.monotonic() + 10
+    while api.get("/api/approvals").json()["data"] and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert api.get("/api/approvals").json()["data"] == []
+    recent = api.get("/api/approvals").json()["recent"]
+    assert [(r["allowed"], r["by"]) for r in recent] == [(False, "cancelled (the client left)")]
     assert not (work / "marker.txt").exists()

@@ -127,6 +127,7 @@ class PausedRun:
     messages: list[ModelMessage]
     stored_count: int  # how many of ``messages`` are the stored history before the turn
     at: float
+    asked: tuple[str, ...] = ()  # the calls waiting for the client user's approval (in-band)
 
 
 class PausedRuns:

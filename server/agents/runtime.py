@@ -271,7 +271,9 @@ class AgentRuntime:
             self.paused.keep(
                 facts.namespace or "",
                 [c.id for c in (*calls, *asked)],
-                client_tools.PausedRun(agent_id, messages, stored_count, time.monotonic()),
+                client_tools.PausedRun(
+                    agent_id, messages, stored_count, time.monotonic(), tuple(c.id for c in asked)
+                ),
             )
             if calls:
                 yield ClientToolCalls(calls)
@@ -303,7 +305,16 @@ class AgentRuntime:
             if getattr(part, "part_kind", "") == "tool-call"
         }
         answers: dict[str, bool | ToolDenied] = {}
-        for call_id, approved in approvals:
+        given = dict(approvals)
+        if any(call_id not in paused.asked for call_id in given):
+            self.paused.keep(facts.namespace or "", list(paused.asked), paused)  # still waits
+            raise InvalidRequest(
+                "An mcp_approval_response answers a call that did not ask for approval.",
+                param="input",
+            )
+        # A call left unanswered is denied: the model hears so, and the turn goes on.
+        unanswered = [(call_id, False) for call_id in paused.asked if call_id not in given]
+        for call_id, approved in [*approvals, *unanswered]:
             answers[call_id] = True if approved else ToolDenied(DENIED)
             part = asked.get(call_id)
             if part is not None and not approved:

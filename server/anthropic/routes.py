@@ -13,6 +13,7 @@ from server.anthropic.request import estimate_tokens
 from server.anthropic.service import MessagesService
 from server.chat.service import Caller
 from server.openai.chat_request import decode_body
+from server.openai.disconnect import unless_disconnected
 from server.openai.routes import read_body, requested_model
 from server.openai.streaming import json_or_stream
 from server.state import ServerState
@@ -40,7 +41,9 @@ async def create_message(request: Request) -> Response:
     body = decode_body(raw)
     note_request(model=requested_model(body))
     return json_or_stream(
-        await MessagesService(state).create(body, caller, request.headers),
+        await unless_disconnected(
+            request, MessagesService(state).create(body, caller, request.headers)
+        ),
         state.generation.config.server.stream_keepalive_seconds,
     )
 

@@ -119,6 +119,18 @@ class DecisionRecord:
         }
 
 
+def arguments_text(arguments: dict[str, Any]) -> str:
+    """The arguments as a person reads them: text as it is (a command, a file's content),
+    anything else as JSON; nothing shortened."""
+    parts = []
+    for name, value in arguments.items():
+        if isinstance(value, str):
+            parts.append(f"{name}:\n{value}" if "\n" in value else f"{name}: {value}")
+        else:
+            parts.append(f"{name}: {json.dumps(value, ensure_ascii=False, indent=2)}")
+    return "\n".join(parts) or "(no arguments)"
+
+
 def arguments_summary(arguments: dict[str, Any]) -> str:
     text = json.dumps(arguments, ensure_ascii=False, sort_keys=True)
     return text if len(text) <= SUMMARY_CHARS else text[: SUMMARY_CHARS - 1] + "…"

@@ -10,7 +10,9 @@ ask and read-only ones run:
 - an ``mcp`` entry's tools run when the entry names them in ``allow`` (the user chose
   them), and ask otherwise. The entry's ``approval`` may also map tool names to a mode
   (``{read_file: auto, "*": ask}``; ``*`` is every other tool), and the server under
-  ``mcp_servers`` may set a mode for all its tools.
+  ``mcp_servers`` may set a mode for all its tools. ``files`` takes the same mapping
+  (``{write_file: auto}``: writes run, edits still ask), which is what "Always allow" for
+  one of its tools writes.
 
 The setting lives among the tool's options in YAML (``{shell: {approval: auto}}``)
 because that is where a user looks for it; ``split_approval`` takes it out before the
@@ -28,6 +30,7 @@ MODES: tuple[Mode, ...] = ("auto", "ask")
 APPROVAL = "approval"  # the option key
 OTHER_TOOLS = "*"  # in an mcp entry's mapping: the tools it does not name
 MCP = "mcp"
+MAPPED = frozenset({MCP, "files"})  # entries of several tools: approval may map tool names
 
 # Built-in tools whose every call asks by default; for files, only its writing functions.
 _ALWAYS_ASK = frozenset({"shell", "python", "claude_agent"})
@@ -61,23 +64,31 @@ def split_approval(name: str, options: Mapping[str, Any]) -> tuple[dict[str, Any
         return rest, None
     if isinstance(value, str) and value in MODES:
         return rest, cast(Mode, value)
-    if isinstance(value, Mapping) and name == MCP:
+    if isinstance(value, Mapping) and name in MAPPED:
         modes: dict[str, Mode] = {}
         for tool, mode in value.items():
             if not isinstance(tool, str) or mode not in MODES:
                 raise ValueError(
-                    f"approval of an mcp entry maps tool names to 'auto' or 'ask'; "
+                    f"approval of {'an' if name == MCP else 'a'} {name} entry maps tool "
+                    "names to 'auto' or 'ask'; "
                     f"got {tool!r}: {mode!r}"
                 )
             modes[tool] = cast(Mode, mode)
         return rest, modes
-    shape = "'auto', 'ask' or a mapping of tool names to them" if name == MCP else "'auto' or 'ask'"
+    shape = (
+        "'auto', 'ask' or a mapping of tool names to them" if name in MAPPED else "'auto' or 'ask'"
+    )
     raise ValueError(f"option 'approval' of tool '{name}' must be {shape}, not {value!r}")
 
 
 def builtin_asks(entry: str, setting: Setting, tool_name: str) -> bool:
     """Whether a call of ``tool_name`` (built by the ``entry`` tool) waits for a person."""
-    if setting is not None and not isinstance(setting, dict):
+    if isinstance(setting, dict):  # files: {write_file: auto, "*": ask}
+        mode = setting.get(tool_name) or setting.get(OTHER_TOOLS)
+        if mode is not None:
+            return mode == "ask"
+        setting = None
+    if setting is not None:
         return setting == "ask"  # set by the user: every tool of the entry
     if entry in _ALWAYS_ASK:
         return True
@@ -101,8 +112,13 @@ def mcp_asks(
 
 
 def always_allowed(setting: Setting, rule: ApprovalRule, tool_name: str) -> Setting:
-    """The entry's new setting once the user chose "Always allow" for ``tool_name``."""
-    if rule.entry != MCP:
+    """The entry's new setting once the user chose "Always allow" for ``tool_name``: only
+    that tool, so an entry of several tools (an MCP server, ``files``) gets a mapping.
+
+    Raises ``ValueError`` for a tool named ``*``, which would stand for every tool."""
+    if tool_name == OTHER_TOOLS:
+        raise ValueError("a tool named '*' cannot be always allowed")
+    if rule.entry not in MAPPED:
         return "auto"
     modes = dict(setting) if isinstance(setting, dict) else {}
     if isinstance(setting, str):

@@ -81,7 +81,7 @@ def _decision(body: bytes) -> tuple[bool, bool]:
         raise InvalidRequest("The body is too large for a decision.")
     try:
         data: Any = json.loads(body or b"null")
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):
         raise InvalidRequest(
             'The body must be JSON: {"allow": true} or {"allow": false}.'
         ) from None

@@ -16,6 +16,7 @@ from typing import Any
 
 import httpx
 
+from server.approvals.broker import arguments_text
 from server.cli.common import EXIT_FAILED, EXIT_OK, EXIT_UNAVAILABLE, note
 from server.providers.tls import tls_context
 from server.runner import DEFAULT_HOST, DEFAULT_PORT
@@ -42,7 +43,9 @@ def add_approvals_parser(subparsers: Any) -> None:
     )
     deny = actions.add_parser("deny", help="refuse one tool call (the agent is told)")
     deny.add_argument("id", metavar="ID")
-    for parser in (listing, allow, deny):
+    show = actions.add_parser("show", help="one waiting call in full: its arguments and diff")
+    show.add_argument("id", metavar="ID")
+    for parser in (listing, allow, deny, show):
         parser.add_argument(
             "--url",
             default=os.environ.get(URL_ENV) or DEFAULT_URL,
@@ -69,6 +72,8 @@ def run_approvals(args: argparse.Namespace) -> int:
         ) as api:
             if args.approvals_command == "list":
                 return _list(api, args.json)
+            if args.approvals_command == "show":
+                return _show(api, args.id)
             allow = args.approvals_command == "allow"
             body = {"allow": allow, "always": bool(getattr(args, "always", False))}
             return _decide(api, args.id, body)
@@ -88,6 +93,25 @@ def _list(api: httpx.Client, raw: bool) -> int:
         note("No tool call is waiting for approval.")
     else:
         print(_table(pending))
+    return EXIT_OK
+
+
+def _show(api: httpx.Client, approval_id: str) -> int:
+    response = api.get("/api/approvals")
+    if response.status_code != 200:
+        return _failed(response)
+    pending = next((p for p in response.json()["data"] if p["id"] == approval_id), None)
+    if pending is None:
+        note(f"traymind approvals: no approval {approval_id[:40]!r} is waiting.")
+        return EXIT_FAILED
+    left = max(0, round(pending["expires"] - time.time()))
+    print(
+        f"{pending['agent']} wants to use {pending['tool']}\n"
+        f"client: {pending['client'] or '?'}, session: {pending['session'] or '(none)'}, "
+        f"{left} s left\n\n{arguments_text(pending['arguments'])}"
+    )
+    if pending.get("preview"):
+        print(f"\nWhat it would change:\n{pending['preview']}")
     return EXIT_OK
 
 

@@ -21,7 +21,7 @@ from pydantic_ai import RunContext
 from pydantic_ai.exceptions import ApprovalRequired, CallDeferred, ModelRetry, ToolFailed
 from pydantic_ai.toolsets import AbstractToolset, ToolsetTool
 
-from server.approvals.policy import MCP, ApprovalRule, Mode, Setting, mcp_asks
+from server.approvals.policy import MCP, OTHER_TOOLS, ApprovalRule, Mode, Setting, mcp_asks
 from server.mcp.connection import McpConnection
 
 log = logging.getLogger(__name__)
@@ -103,6 +103,12 @@ class AgentMcpToolset(AbstractToolset[Any]):
         for entry in self._entries:
             for name, tool in (await self._server_tools(entry.connection, ctx)).items():
                 if not entry.allows(name) or name in offered:
+                    continue
+                if name == OTHER_TOOLS:  # it would stand for every tool in approval settings
+                    log.warning(
+                        "agent %s: MCP server %s offers a tool named '*'; it is left out",
+                        self._agent_id, entry.connection.name,
+                    )  # fmt: skip
                     continue
                 if name in self._reserved:
                     log.warning(

@@ -13,6 +13,7 @@ from server.config import ModelConfig
 from server.embeddings.relay import parse_embeddings, relay_embeddings
 from server.errors import NotFound, PayloadTooLarge
 from server.openai.chat_request import decode_body
+from server.openai.disconnect import unless_disconnected
 from server.openai.request_schema import CHAT_COMPLETIONS_OPENAPI, MODELS_OPENAPI
 from server.openai.streaming import EventStreamResponse
 from server.openai.wire import ModelList
@@ -80,7 +81,9 @@ async def chat_completions(request: Request) -> Response:
     raw = await read_body(request, state.generation.config.server.max_body_bytes)
     body = decode_body(raw)
     note_request(model=requested_model(body))
-    result = await ChatService(state).complete(body, caller, request.headers)
+    result = await unless_disconnected(
+        request, ChatService(state).complete(body, caller, request.headers)
+    )
     if isinstance(result, AsyncIterator):
         return EventStreamResponse(result, state.generation.config.server.stream_keepalive_seconds)
     return Response(result.model_dump_json(), media_type="application/json")

@@ -6,6 +6,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 
 from server.openai.chat_request import decode_body
+from server.openai.disconnect import unless_disconnected
 from server.openai.routes import caller_of, read_body, requested_model
 from server.openai.streaming import json_or_stream
 from server.responses.service import ResponsesService
@@ -22,7 +23,9 @@ async def create_response(request: Request) -> Response:
     body = decode_body(raw)
     note_request(model=requested_model(body))
     return json_or_stream(
-        await ResponsesService(state).create(body, caller, request.headers),
+        await unless_disconnected(
+            request, ResponsesService(state).create(body, caller, request.headers)
+        ),
         state.generation.config.server.stream_keepalive_seconds,
     )
 

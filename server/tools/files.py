@@ -45,6 +45,8 @@ SEARCH_MAX_FILE_BYTES = 2_000_000  # larger files are skipped by text search
 READ_MAX_FILE_BYTES = 20_000_000  # larger files are not read (or edited) at all
 LINE_PREVIEW_CHARS = 200
 PREVIEW_MAX_CHARS = 20_000  # of the diff shown when a write asks for approval
+PREVIEW_MAX_LINES = 5_000  # a diff costs old lines × new lines: beyond this, a summary
+PREVIEW_MAX_BYTES = 1_000_000
 SKIPPED_DIRS = frozenset({".git", ".hg", ".svn", "__pycache__", "node_modules"})
 
 
@@ -160,10 +162,17 @@ class FileTools:
             new = old.replace(old_text, new_text, 1)
         if not isinstance(new, str):
             return None
+        old_lines, new_lines = (old or "").splitlines(keepends=True), new.splitlines(keepends=True)
+        if (
+            max(len(old_lines), len(new_lines)) > PREVIEW_MAX_LINES
+            or max(len(old or ""), len(new)) > PREVIEW_MAX_BYTES
+        ):
+            before = f"{len(old_lines)} lines now" if old is not None else "a new file"
+            return f"(too large to show a diff: {before}, {len(new_lines)} lines after)"
         diff = "".join(
             difflib.unified_diff(
-                (old or "").splitlines(keepends=True),
-                new.splitlines(keepends=True),
+                old_lines,
+                new_lines,
                 fromfile=path if old is not None else "/dev/null",
                 tofile=path,
             )
