@@ -27,12 +27,14 @@ from server.config.watch import ConfigWatcher
 from server.knowledge import KnowledgeService
 from server.memory import MemoryService
 from server.paths import prepare_data_dir, resolve_data_dir
+from server.postgres.history_store import PostgresHistoryStore
 from server.security.auth import Authenticator, EnvironmentKeys, KeySource, env_flag
 from server.security.connection_guard import ConnectionLimits, connection_cap, raise_open_file_limit
 from server.security.host_guard import is_loopback_host
 from server.security.process_hardening import harden_server_process
 from server.security.throttle import AuthThrottle
 from server.sessions import HistoryStore, StorageError
+from server.sessions.store import SessionStore
 from server.state import Generation, ServerState
 from server.status import StatusHub
 
@@ -40,6 +42,7 @@ log = logging.getLogger(__name__)
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8765
+STORAGE_URL_ENV = "TRAYMIND_STORAGE_URL"  # PostgreSQL for sessions, over config's storage.url
 STOP_TIMEOUT = 4.0
 
 
@@ -185,14 +188,23 @@ class ServerHandle:
                 f"Cannot open the session store: the data folder {data_dir} cannot be made "
                 f"({exc.strerror}). Check that it is writable, or choose another with --data-dir."
             ) from None
-        store = HistoryStore(data_dir / "sessions.sqlite3")
-        try:
-            store.open()
-        except StorageError as exc:
-            raise StartupError(
-                f"{exc.message} Check that the data folder is writable and the disk not full, "
-                "or choose another with --data-dir."
-            ) from None
+        storage_url = os.environ.get(STORAGE_URL_ENV) or config.storage.url
+        store: SessionStore
+        if storage_url:
+            store = PostgresHistoryStore(storage_url)
+            try:
+                store.open()
+            except StorageError as exc:
+                raise StartupError(exc.message) from None
+        else:
+            store = HistoryStore(data_dir / "sessions.sqlite3")
+            try:
+                store.open()
+            except StorageError as exc:
+                raise StartupError(
+                    f"{exc.message} Check that the data folder is writable and the disk not "
+                    "full, or choose another with --data-dir."
+                ) from None
         try:
             return self._state_around(config, config_path, data_dir, store)
         except BaseException:
@@ -200,7 +212,7 @@ class ServerHandle:
             raise
 
     def _state_around(
-        self, config: Config, config_path: Path | None, data_dir: Path, store: HistoryStore
+        self, config: Config, config_path: Path | None, data_dir: Path, store: SessionStore
     ) -> ServerState:
         """Everything else the server holds, around an open session store."""
         allow = self.options.allow_unauthenticated

@@ -16,7 +16,8 @@ from server.config import Config
 from server.knowledge import KnowledgeService
 from server.memory import MemoryService
 from server.security.auth import Authenticator
-from server.sessions import HistoryStore, SessionLocks
+from server.sessions import SessionLocks
+from server.sessions.store import SessionStore
 from server.status import AgentStatus, StatusHub
 
 
@@ -45,7 +46,7 @@ class Generation:
 class ServerState:
     generation: Generation
     authenticator: Authenticator
-    store: HistoryStore
+    store: SessionStore
     status: StatusHub
     config_path: Path | None = None
     data_dir: Path | None = None

@@ -311,6 +311,27 @@ class ServerSettings(Section):
     stream_keepalive_seconds: float = Field(default=15, gt=0)  # SSE comment after idle
 
 
+class StorageConfig(Section):
+    """``storage``: where sessions live when several replicas share them (default: SQLite)."""
+
+    url: str | None = None  # postgresql://user@host:port/db; the password from the environment
+
+    @field_validator("url")
+    @classmethod
+    def _postgres_url(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        if not value.startswith(("postgresql://", "postgres://")):
+            raise ValueError("must be a postgresql://user@host:port/database URL")
+        credentials = value.split("://", 1)[1].split("@", 1)
+        if len(credentials) == 2 and ":" in credentials[0]:
+            raise ValueError(
+                "a password does not belong in config.yaml; leave it out of the URL and set "
+                "PGPASSWORD (or a ~/.pgpass entry, or TRAYMIND_STORAGE_URL) in the environment"
+            )
+        return value
+
+
 class Config(Section):
     """A whole config.yaml. ``source_path`` and ``warnings`` are set by the loader."""
 
@@ -324,6 +345,7 @@ class Config(Section):
     mcp_servers: dict[str, McpServerConfig] = {}
     approval_timeout_seconds: float = Field(default=120, gt=0)  # unanswered: denied
     approval_in_band: bool = False  # Responses clients may ask their own user instead
+    storage: StorageConfig = StorageConfig()
 
     _source_path: Path | None = PrivateAttr(default=None)
     _warnings: list[str] = PrivateAttr(default_factory=list)

@@ -21,6 +21,7 @@ import sqlite3
 import threading
 import time
 from pathlib import Path
+from typing import Protocol
 
 from server.errors import TraymindError
 from server.paths import prepare_data_dir
@@ -58,6 +59,26 @@ CREATE TABLE IF NOT EXISTS responses (
     PRIMARY KEY (namespace, id)
 ) WITHOUT ROWID;
 """
+
+
+class SessionStore(Protocol):
+    """What the chat service needs of a session store: SQLite's (this module) or
+    PostgreSQL's (``server.postgres.history_store``)."""
+
+    report: Report | None
+
+    def open(self) -> None: ...
+    def close(self) -> None: ...
+    def has_history(self, ref: SessionRef) -> bool: ...
+    def recent_turns(self, ref: SessionRef, char_budget: int) -> list[bytes]: ...
+    def append_turn(self, ref: SessionRef, messages: bytes) -> int: ...
+    def turn_count(self, ref: SessionRef) -> int: ...
+    def route(self, namespace: str, session_id: str) -> tuple[str, list[str]] | None: ...
+    def set_route(self, namespace: str, session_id: str, agent: str, recent: list[str]) -> None: ...
+    def save_response(
+        self, namespace: str, response_id: str, session_id: str, prompt: str, body: str
+    ) -> None: ...
+    def response(self, namespace: str, response_id: str) -> tuple[str, str, str] | None: ...
 
 
 class StorageError(TraymindError):

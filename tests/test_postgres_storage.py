@@ -1,0 +1,175 @@
+"""Sessions on PostgreSQL (#18, first step): the store's contract on both backends, the
+schema migrated once by replicas that start together, and two replicas on one database
+serving one conversation, over real HTTP against a real PostgreSQL started here.
+"""
+
+from __future__ import annotations
+
+import itertools
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from server.config import ConfigError, load_config
+from server.postgres.history_store import DatabaseUnavailable, PostgresHistoryStore
+from server.postgres.schema import STEPS, migrate
+from server.sessions import HistoryStore
+from server.sessions.ids import SessionRef
+from tests.harness import agent_config, client, running_server, write_config
+from tests.postgres_server import binaries, fresh_database, postgres_server
+from tests.upstream import Reply, Upstream
+
+pytestmark = pytest.mark.skipif(
+    binaries() is None, reason="PostgreSQL is not installed (apt-get install postgresql)"
+)
+KEY = "sk-test-postgres"
+NAMES = (f"db{i}" for i in itertools.count())
+
+
+@pytest.fixture(scope="module")
+def cluster() -> Iterator[str]:
+    with postgres_server() as url:
+        yield url
+
+
+@pytest.fixture
+def database(cluster: str) -> str:
+    return fresh_database(cluster, next(NAMES))
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Any]:
+    if request.param == "sqlite":
+        made: Any = HistoryStore(tmp_path / "sessions.sqlite3")
+    else:
+        made = PostgresHistoryStore(fresh_database(request.getfixturevalue("cluster"), next(NAMES)))
+    made.open()
+    yield made
+    made.close()
+
+
+REF = SessionRef("ns", "s1", "general", "s1")
+
+
+def test_turns_are_numbered_read_within_the_budget_and_kept_per_namespace(store: Any) -> None:
+    assert not store.has_history(REF)
+    assert [store.append_turn(REF, f"turn-{i}".encode() * 10) for i in range(4)] == [1, 2, 3, 4]
+    assert store.turn_count(REF) == 4 and store.has_history(REF)
+    assert store.recent_turns(REF, 130) == [b"turn-2" * 10, b"turn-3" * 10]
+    assert store.recent_turns(REF, 1) == [b"turn-3" * 10]  # at least one, however small
+    other = SessionRef("other", "s1", "general", "s1")
+    assert store.recent_turns(other, 10_000) == [] and store.turn_count(other) == 0
+
+
+def test_routes_and_responses_round_trip(store: Any) -> None:
+    assert store.route("ns", "s1") is None
+    store.set_route("ns", "s1", "code", ["a", "b", "c", "d"])
+    store.set_route("ns", "s1", "writer", ["x"])
+    assert store.route("ns", "s1") == ("writer", ["x"])
+    store.save_response("ns", "resp_1", "s1", '{"role": "user"}', '{"id": "resp_1"}')
+    assert store.response("ns", "resp_1") == ("s1", '{"role": "user"}', '{"id": "resp_1"}')
+    assert store.response("other", "resp_1") is None
+
+
+def test_concurrent_appends_from_two_stores_get_distinct_numbers(database: str) -> None:
+    stores = [PostgresHistoryStore(database) for _ in range(2)]
+    for store in stores:
+        store.open()
+    numbers: list[int] = []
+    lock = threading.Lock()
+
+    def append(store: PostgresHistoryStore) -> None:
+        for _ in range(25):
+            number = store.append_turn(REF, b"{}")
+            with lock:
+                numbers.append(number)
+
+    threads = [threading.Thread(target=append, args=(s,)) for s in stores for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert sorted(numbers) == list(range(1, 101))
+    for store in stores:
+        store.close()
+
+
+def test_replicas_starting_together_migrate_once(database: str) -> None:
+    import psycopg
+
+    applied: list[list[int]] = []
+
+    def start() -> None:
+        with psycopg.connect(database, autocommit=True) as db:
+            applied.append(migrate(db))
+
+    threads = [threading.Thread(target=start) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert sorted(applied) == [[], [], [], [version for version, _ in STEPS]]
+    with psycopg.connect(database) as db:
+        versions = [row[0] for row in db.execute("SELECT version FROM schema_version")]
+    assert versions == [version for version, _ in STEPS]
+
+
+def test_a_lost_database_is_a_503_sentence_and_the_store_recovers(tmp_path: Path) -> None:
+    with postgres_server() as url:
+        store = PostgresHistoryStore(url)
+        store.open()
+        store.append_turn(REF, b"kept")
+        told: list[tuple[str, str]] = []
+        store.report = lambda state, message: told.append((state, message))
+        store._db.close()  # the connection drops (as when the database restarts)
+        assert store.recent_turns(REF, 1000) == [b"kept"]  # connects again by itself
+    with pytest.raises(DatabaseUnavailable) as caught:  # the cluster is gone now
+        store.recent_turns(REF, 1000)
+    assert caught.value.status == 503
+    assert "cannot be reached; nothing was stored" in caught.value.message
+    assert told[-1][0] == "error"
+    store.close()
+
+
+def test_two_replicas_on_one_database_serve_one_conversation(
+    tmp_path: Path, upstream: Upstream, database: str
+) -> None:
+    config = {**agent_config(upstream.base_url), "storage": {"url": database}}
+    env = {"OPENAI_COMPAT_API_KEYS": KEY}
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    with (
+        running_server(tmp_path / "a", config, env=env) as first,
+        running_server(tmp_path / "b", config, env=env) as second,
+    ):
+        replies = [Reply.text(f"answer {i}") for i in range(4)]
+        for i, replica in enumerate([first, second, first, second]):
+            upstream.script(replies[i])
+            answer = client(replica, KEY, **{"X-Session-Id": "shared"}).chat.completions.create(
+                model="general", messages=[{"role": "user", "content": f"question {i}"}]
+            )
+            assert answer.choices[0].message.content == f"answer {i}"
+    last = upstream.chat_requests[-1].body["messages"]
+    said = [m["content"] for m in last if m["role"] in ("user", "assistant")]
+    assert said == [
+        "question 0", "answer 0", "question 1", "answer 1", "question 2", "answer 2", "question 3",
+    ]  # fmt: skip
+    import psycopg
+
+    with psycopg.connect(database) as db:
+        rows = db.execute("SELECT seq FROM turns WHERE session = 'shared' ORDER BY seq").fetchall()
+    assert [seq for (seq,) in rows] == [1, 2, 3, 4]  # both replicas wrote to the one database
+    assert (tmp_path / "a" / "data" / "sessions.sqlite3").stat().st_size == 0  # made, unused
+
+
+def test_a_password_in_the_storage_url_is_a_config_error(tmp_path: Path) -> None:
+    path = write_config(tmp_path, {"storage": {"url": "postgresql://app:secret@db/traymind"}})
+    with pytest.raises(ConfigError) as caught:
+        load_config(path)
+    assert "a password does not belong in config.yaml" in str(caught.value)
+    assert "secret" not in str(caught.value)
+    ok = write_config(tmp_path, {"storage": {"url": "postgresql://app@db:5432/traymind"}})
+    assert load_config(ok).storage.url == "postgresql://app@db:5432/traymind"
