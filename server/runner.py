@@ -28,12 +28,13 @@ from server.knowledge import KnowledgeService
 from server.memory import MemoryService
 from server.paths import prepare_data_dir, resolve_data_dir
 from server.postgres.history_store import PostgresHistoryStore
+from server.postgres.session_locks import PostgresSessionLocks
 from server.security.auth import Authenticator, EnvironmentKeys, KeySource, env_flag
 from server.security.connection_guard import ConnectionLimits, connection_cap, raise_open_file_limit
 from server.security.host_guard import is_loopback_host
 from server.security.process_hardening import harden_server_process
 from server.security.throttle import AuthThrottle
-from server.sessions import HistoryStore, StorageError
+from server.sessions import HistoryStore, SessionLocks, StorageError
 from server.sessions.store import SessionStore
 from server.state import Generation, ServerState
 from server.status import StatusHub
@@ -228,11 +229,14 @@ class ServerHandle:
         check_exposure(self.options.host, authenticator)
         knowledge = KnowledgeService(config, data_dir, self.status)
         memory = MemoryService.open(data_dir, config.embeddings_model)
+        shared = isinstance(store, PostgresHistoryStore)  # replicas: turns locked in the database
+        locks = PostgresSessionLocks(store.url) if shared else SessionLocks()
         if config_path is not None:
             self.approvals.on_always = lambda pending: remember_always(config_path, pending)
         return ServerState(
             generation=Generation.of(config, self.status, knowledge, memory, self.approvals),
             approvals=self.approvals,
+            locks=locks,
             knowledge=knowledge,
             memory=memory,
             authenticator=authenticator,

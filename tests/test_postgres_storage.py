@@ -173,3 +173,35 @@ def test_a_password_in_the_storage_url_is_a_config_error(tmp_path: Path) -> None
     assert "secret" not in str(caught.value)
     ok = write_config(tmp_path, {"storage": {"url": "postgresql://app@db:5432/traymind"}})
     assert load_config(ok).storage.url == "postgresql://app@db:5432/traymind"
+
+
+def test_two_replicas_run_one_sessions_turns_one_at_a_time(
+    tmp_path: Path, upstream: Upstream, database: str
+) -> None:
+    config = {**agent_config(upstream.base_url), "storage": {"url": database}}
+    env = {"OPENAI_COMPAT_API_KEYS": KEY}
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    upstream.script(Reply.hang(1.5, then=Reply.text("first answer")), Reply.text("second answer"))
+    answers: dict[str, str] = {}
+
+    def ask(replica: Any, label: str) -> None:
+        reply = client(replica, KEY, **{"X-Session-Id": "busy"}).chat.completions.create(
+            model="general", messages=[{"role": "user", "content": f"{label} question"}]
+        )
+        answers[label] = reply.choices[0].message.content or ""
+
+    with (
+        running_server(tmp_path / "a", config, env=env) as first,
+        running_server(tmp_path / "b", config, env=env) as second,
+    ):
+        one = threading.Thread(target=ask, args=(first, "first"))
+        one.start()
+        assert upstream.wait_until(lambda: len(upstream.chat_requests) == 1, timeout=10)
+        two = threading.Thread(target=ask, args=(second, "second"))
+        two.start()
+        one.join(30)
+        two.join(30)
+    assert answers == {"first": "first answer", "second": "second answer"}
+    later = [m.get("content") for m in upstream.chat_requests[1].body["messages"]]
+    assert later[-3:] == ["first question", "first answer", "second question"]  # it waited

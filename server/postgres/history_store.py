@@ -21,7 +21,7 @@ from typing import Any
 
 from server.postgres.schema import migrate
 from server.sessions.ids import SessionRef
-from server.sessions.store import StorageError
+from server.sessions.store import StorageError, within_budget
 
 log = logging.getLogger(__name__)
 
@@ -138,21 +138,13 @@ class PostgresHistoryStore:
         """The newest turns whose total size fits ``char_budget`` (at least one), oldest first."""
 
         def work(db: Any) -> list[bytes]:
-            picked: list[bytes] = []
-            used = 0
             with db.cursor() as cursor:
                 cursor.execute(
                     "SELECT messages, chars FROM turns WHERE namespace=%s AND session=%s "
                     "AND agent=%s ORDER BY seq DESC",
                     (ref.namespace, ref.session_id, ref.agent),
                 )
-                for messages, chars in cursor:
-                    if picked and used + chars > char_budget:
-                        break
-                    picked.append(bytes(messages))
-                    used += chars
-            picked.reverse()
-            return picked
+                return within_budget(cursor, char_budget)
 
         return list(self._run(work))
 

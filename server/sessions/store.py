@@ -20,6 +20,7 @@ import logging
 import sqlite3
 import threading
 import time
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Protocol
 
@@ -177,21 +178,14 @@ class HistoryStore:
 
     def recent_turns(self, ref: SessionRef, char_budget: int) -> list[bytes]:
         """The newest turns whose total size fits ``char_budget`` (at least one), oldest first."""
-        picked: list[bytes] = []
-        used = 0
         with self._lock:
             cursor = self.db.execute(
                 "SELECT messages, chars FROM turns WHERE namespace=? AND session=? AND agent=? "
                 "ORDER BY seq DESC",
                 (ref.namespace, ref.session_id, ref.agent),
             )
-            for messages, chars in cursor:
-                if picked and used + chars > char_budget:
-                    break
-                picked.append(messages)
-                used += chars
+            picked = within_budget(cursor, char_budget)
             cursor.close()
-        picked.reverse()
         return picked
 
     def append_turn(self, ref: SessionRef, messages: bytes) -> int:
@@ -280,6 +274,20 @@ class HistoryStore:
                 (namespace, response_id),
             ).fetchone()
         return (row[0], row[1], row[2]) if row else None
+
+
+def within_budget(newest_first: Iterable[tuple[bytes, int]], char_budget: int) -> list[bytes]:
+    """Turns (messages, chars), newest first, taken while they fit the budget (at least
+    one), oldest first: a read stops early, so its cost does not grow with the history."""
+    picked: list[bytes] = []
+    used = 0
+    for messages, chars in newest_first:
+        if picked and used + chars > char_budget:
+            break
+        picked.append(bytes(messages))
+        used += chars
+    picked.reverse()
+    return picked
 
 
 def _roll_back(db: sqlite3.Connection, cause: BaseException) -> None:
