@@ -43,9 +43,15 @@ def left_text(deadline: float, now: float | None = None) -> str:
 class ApprovalDialog(QDialog):
     """One waiting tool call and the three answers to it."""
 
-    def __init__(self, decide: Callable[[str, bool, bool], None]) -> None:
+    def __init__(
+        self,
+        decide: Callable[[str, bool, bool], None],
+        label: Callable[[str], str] = lambda agent_id: agent_id,
+    ) -> None:
+        """``label``: an agent's display name (its id when it has none)."""
         super().__init__()
         self._decide = decide
+        self._label = label
         self.pending: PendingApproval | None = None
         self.setWindowTitle(TITLE)
         self.setWindowIcon(app_icon())
@@ -101,11 +107,13 @@ class ApprovalDialog(QDialog):
         request = pending.request
         if self.pending is None or self.pending.id != pending.id:
             self.pending = pending
+            name = self._label(request.agent)
             self.heading.setText(
-                f"<b>{_escape(request.agent)}</b> wants to use <b>{_escape(request.tool)}</b>. "
+                f"<b>{_escape(name)}</b> wants to use <b>{_escape(request.tool)}</b>. "
                 "It waits until you decide."
             )
-            self.fields["Agent"].setText(request.agent)
+            shown = name if name == request.agent else f"{name} ({request.agent})"
+            self.fields["Agent"].setText(shown)
             self.fields["Tool"].setText(request.tool)
             self.fields["Client"].setText(request.client or "unknown")
             self.fields["Session"].setText(request.session or "(none)")
@@ -155,8 +163,13 @@ class ApprovalPrompter(QObject):
         self.controller = controller
         self._notify = notify
         self._announced: set[str] = set()
-        self.dialog = ApprovalDialog(self.decide)
+        self.dialog = ApprovalDialog(self.decide, self._agent_name)
         controller.approvals_changed.connect(self.refresh)
+
+    def _agent_name(self, agent_id: str) -> str:
+        agents = self.controller.snapshot().get("agents") or []
+        found = next((a for a in agents if a.get("id") == agent_id), None)
+        return str(found.get("name") or agent_id) if found else agent_id
 
     def decide(self, approval_id: str, allow: bool, always: bool) -> None:
         self.controller.approvals.decide(approval_id, allow, by="tray", always=always)
@@ -172,7 +185,7 @@ class ApprovalPrompter(QObject):
             if item.id not in self._announced:
                 self._announced.add(item.id)
                 r = item.request
-                self._notify(f"{r.agent} asks to use {r.tool}. Allow it?")
+                self._notify(f"{self._agent_name(r.agent)} asks to use {r.tool}. Allow it?")
         self._announced &= {p.id for p in pending}
         if not pending:
             self.dialog.clear()

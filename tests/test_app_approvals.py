@@ -36,7 +36,12 @@ KEY = "sk-test-tray-approvals"
 def shell_config(upstream: Upstream, work: Path, **top: Any) -> dict[str, Any]:
     return {
         "models": {"default": {"provider": "openai", "id": "m", "base_url": upstream.base_url}},
-        "agents": {"ops": {"tools": [{"shell": {"cwd": str(work), "timeout_seconds": 10}}]}},
+        "agents": {
+            "ops": {
+                "display_name": "OpsAgent",
+                "tools": [{"shell": {"cwd": str(work), "timeout_seconds": 10}}],
+            }
+        },
         **top,
     }
 
@@ -97,7 +102,8 @@ def test_allow_once_runs_the_command_once(make_app, qtbot, upstream: Upstream, t
     qtbot.waitUntil(lambda: dialog.isVisible(), timeout=10_000)
     assert not (work / "marker.txt").exists()
     assert dialog.windowTitle() == "Allow this action?"
-    assert dialog.fields["Agent"].text() == "ops"
+    assert dialog.fields["Agent"].text() == "OpsAgent (ops)"
+    assert dialog.heading.text().startswith("<b>OpsAgent</b> wants to use <b>run_shell</b>")
     assert dialog.fields["Tool"].text() == "run_shell"
     assert dialog.fields["Client"].text() == "OpenAI SDK"
     assert dialog.fields["Session"].text() == "tray-1"
@@ -190,7 +196,7 @@ def test_one_notification_per_request_and_a_decision_elsewhere_closes_the_dialog
     qtbot.waitUntil(lambda: prompter.dialog.isVisible(), timeout=10_000)
     for _ in range(3):
         prompter.refresh()  # more news about the same request
-    assert told == ["ops asks to use run_shell. Allow it?"]
+    assert told == ["OpsAgent asks to use run_shell. Allow it?"]
     (pending,) = harness.app.controller.approvals.pending()
     harness.app.controller.approvals.decide(pending.id, True, by="owner key 'me'")
     qtbot.waitUntil(lambda: not prompter.dialog.isVisible(), timeout=5_000)
