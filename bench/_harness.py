@@ -287,8 +287,10 @@ def traymind_config(
     max_concurrent_runs: int | None = None,
     max_queued_runs: int | None = None,
     context_window: int | None = None,
+    tools: int | None = None,
 ) -> str:
-    """A config.yaml: one tool-less agent on a ``default`` model at the stand-in."""
+    """A config.yaml: one agent on a ``default`` model at the stand-in; without tools
+    (the direct path), or with ``calculator`` and ``current_time`` when ``tools``."""
     lines = [
         "models:",
         "  default:",
@@ -306,6 +308,8 @@ def traymind_config(
         "    instructions:",
         "      - Give clear, helpful answers.",
     ]
+    if tools:
+        lines.append("    tools: [calculator, current_time]")
     limits = {"max_concurrent_runs": max_concurrent_runs, "max_queued_runs": max_queued_runs}
     if any(value is not None for value in limits.values()):
         lines.append("server:")

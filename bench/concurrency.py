@@ -104,6 +104,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         action="store_true",
         help="keep Traymind's default max_concurrent_runs/max_queued_runs",
     )
+    parser.add_argument(
+        "--tools",
+        action="store_true",
+        help="the agent has calculator and current_time (the agent runtime, not the direct path)",
+    )
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--json", metavar="PATH", help="also write the report as JSON")
     return parser.parse_args(argv)
@@ -228,7 +233,7 @@ def run(args: argparse.Namespace) -> Report:
         text = (REPLY_TEXT * (1 + 2 * args.deltas // len(REPLY_TEXT)))[: 8 * args.deltas]
         upstream = start_upstream(tmp, text=text, chunks=args.deltas, delay=args.delay)
         started.append(upstream)
-        traymind = start_traymind(tmp, upstream.url, **limits)
+        traymind = start_traymind(tmp, upstream.url, tools=1 if args.tools else None, **limits)
         started.append(traymind)
         idle = traymind.sample()
         _client.run(_warm(traymind.url))

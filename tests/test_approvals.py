@@ -643,3 +643,25 @@ def test_a_non_streaming_client_that_leaves_withdraws_its_request(
     recent = api.get("/api/approvals").json()["recent"]
     assert [(r["allowed"], r["by"]) for r in recent] == [(False, "cancelled (the client left)")]
     assert not (work / "marker.txt").exists()
+
+
+def test_keys_create_owner_makes_a_key_the_list_marks(tmp_path: Path) -> None:
+    data = tmp_path / "keys"
+    cli = [sys.executable, "-m", "server.cli", "keys"]
+    where = ["--data-dir", str(data), "--keystore", "file"]
+    made = subprocess.run(
+        [*cli, "create", "--label", "me", "--owner", *where], capture_output=True, text=True
+    )
+    assert made.returncode == 0 and "Created owner key 'me'" in made.stderr
+    plain = subprocess.run(
+        [*cli, "create", "--label", "app", *where], capture_output=True, text=True
+    )
+    assert plain.returncode == 0 and "Created key 'app'" in plain.stderr
+    listed = subprocess.run([*cli, "list", *where], capture_output=True, text=True).stdout
+    rows = {line.split()[0]: line for line in listed.splitlines()[1:]}
+    assert rows["me"].rstrip().endswith("yes") and not rows["app"].rstrip().endswith("yes")
+    store = KeyStore.open(data, "file")
+    owner_match = store.match(made.stdout.strip())
+    app_match = store.match(plain.stdout.strip())
+    assert owner_match is not None and owner_match.owner is True
+    assert app_match is not None and app_match.owner is False

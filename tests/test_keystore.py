@@ -115,7 +115,9 @@ def test_keyring_list_shows_metadata_never_the_key(driven: dict[str, Any]) -> No
     assert listed["rc"] == 0
     assert not listed["key_in_output"]
     header, row = listed["stdout"].splitlines()[:2]
-    assert header.split() == ["LABEL", "CREATED", "LAST", "USED", "FINGERPRINT", "BACKEND"]
+    assert header.split() == [
+        "LABEL", "CREATED", "LAST", "USED", "FINGERPRINT", "BACKEND", "OWNER",
+    ]  # fmt: skip
     assert row.startswith("alpha ") and row.endswith("keyring")
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from server.agents.default_model import DefaultModel
 from server.agents.model_config import resolve_model_config
 from server.config import Config, ModelConfig
@@ -18,6 +20,11 @@ class ModelRegistry:
 
     def config_for(self, name: str) -> ModelConfig:
         return resolve_model_config(self._config, self._default, name)
+
+    async def aclose(self) -> None:
+        """Close every built model's SDK client (at shutdown: in-flight turns are over)."""
+        built, self._built = list(self._built.values()), {}
+        await asyncio.gather(*(model.aclose() for model in built), return_exceptions=True)
 
     def get(self, name: str) -> BuiltModel:
         built = self._built.get(name)

@@ -167,9 +167,13 @@ class AgentRuntime:
             preview=preview if shown else None,
         )
 
-    async def stop(self) -> None:
-        """Stop what the agents keep running: MCP servers, Claude Code sessions."""
+    async def stop(self, *, shutting_down: bool = False) -> None:
+        """Stop what the agents keep running: MCP servers, Claude Code sessions; and at
+        shutdown the models' SDK clients (after a reload, turns of the old config may
+        still be using them, so the garbage collector closes those)."""
         await asyncio.gather(self.mcp.stop(), close_tools(self._builtin_tools))
+        if shutting_down:
+            await self.models.aclose()
 
     def plain_agent(self, model_name: str) -> Agent[None, str]:
         """A bare model call: no instructions, no tools (chat apps' title and tag requests)."""

@@ -99,7 +99,7 @@ class RuntimeLoader:
                 await asyncio.wait(pending)
                 return
         if not task.cancelled() and not task.exception():
-            await task.result().runtime.stop()
+            await task.result().runtime.stop(shutting_down=shutting_down)
 
     async def _default(self) -> DefaultModel:
         if self.default_model is None:

@@ -9,6 +9,7 @@ key is resolved here, once, when the model is built.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from pydantic_ai.models import Model
 
@@ -24,6 +25,13 @@ class BuiltModel:
     model: Model
     base_url: str
     config: ModelConfig
+    client: Any = None  # the SDK client behind ``model``: closed when the server stops
+
+    async def aclose(self) -> None:
+        """Close the SDK's connections now, on this loop. Left to the garbage collector,
+        the SDK schedules the close on whatever loop runs then, which may be closed."""
+        if self.client is not None:
+            await self.client.close()
 
 
 def build_model(config: ModelConfig) -> BuiltModel:
@@ -46,7 +54,7 @@ def build_model(config: ModelConfig) -> BuiltModel:
         model: Model = AnthropicModel(
             config.id, provider=AnthropicProvider(anthropic_client=client)
         )
-        return BuiltModel(model, base_url, config)
+        return BuiltModel(model, base_url, config, client)
 
     from openai import AsyncOpenAI, DefaultAsyncHttpxClient
     from pydantic_ai.models.openai import OpenAIChatModel
@@ -60,4 +68,4 @@ def build_model(config: ModelConfig) -> BuiltModel:
         http_client=DefaultAsyncHttpxClient(verify=tls_context()),
     )
     model = OpenAIChatModel(config.id, provider=OpenAIProvider(openai_client=client))
-    return BuiltModel(model, base_url, config)
+    return BuiltModel(model, base_url, config, client)
