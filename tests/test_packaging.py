@@ -227,7 +227,9 @@ def test_the_bundle_finds_the_secret_service_keyring_backend(root: Path, tmp_pat
     )
     assert result.returncode == 0, result.stderr
     header, row = result.stdout.splitlines()
-    assert header.split() == ["LABEL", "CREATED", "LAST", "USED", "FINGERPRINT", "BACKEND"]
+    assert header.split() == [
+        "LABEL", "CREATED", "LAST", "USED", "FINGERPRINT", "BACKEND", "OWNER",
+    ]  # fmt: skip
     assert row.split()[0] == "ci" and row.split()[-1] == "keyring"
 
 

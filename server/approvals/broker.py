@@ -191,7 +191,8 @@ class ApprovalBroker:
             return None
         decision = Decision(allow, by, always)
         self.record(pending.request, decision)
-        pending._loop.call_soon_threadsafe(_resolve, pending._future, decision)
+        with contextlib.suppress(RuntimeError):  # a stopped server's loop: the run is gone
+            pending._loop.call_soon_threadsafe(_resolve, pending._future, decision)
         if always and self.on_always is not None:
             written = False
             try:
