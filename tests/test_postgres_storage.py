@@ -18,8 +18,8 @@ from server.postgres.history_store import DatabaseUnavailable, PostgresHistorySt
 from server.postgres.schema import STEPS, migrate
 from server.sessions import HistoryStore
 from server.sessions.ids import SessionRef
-from tests.harness import agent_config, client, running_server, write_config
-from tests.postgres_server import binaries, fresh_database, postgres_server
+from tests.harness import ServeProcess, agent_config, client, running_server, write_config
+from tests.postgres_server import binaries, fresh_database, postgres_server, wait_for
 from tests.upstream import Reply, Upstream
 
 pytestmark = pytest.mark.skipif(
@@ -205,3 +205,77 @@ def test_two_replicas_run_one_sessions_turns_one_at_a_time(
     assert answers == {"first": "first answer", "second": "second answer"}
     later = [m.get("content") for m in upstream.chat_requests[1].body["messages"]]
     assert later[-3:] == ["first question", "first answer", "second question"]  # it waited
+
+
+def test_sigkill_of_a_replica_during_streaming_turns_leaves_whole_turns(
+    tmp_path: Path, database: str
+) -> None:
+    import json
+    import signal
+
+    import httpx
+    import psycopg
+
+    with Upstream() as up:
+        up.default = Reply.text("done quickly")
+        config = write_config(tmp_path, {**agent_config(up.base_url), "storage": {"url": database}})
+        proc = ServeProcess(
+            ["-m", "server", "--config", str(config), "--port", "0", "--data-dir",
+             str(tmp_path / "data")],
+            env={"OPENAI_COMPAT_API_KEYS": KEY},
+        )  # fmt: skip
+        url = proc.wait_ready()
+        headers = {"Authorization": f"Bearer {KEY}"}
+        with httpx.Client(timeout=30) as h:  # every session gets one complete turn first
+            for i in range(20):
+                h.post(
+                    f"{url}/chat/completions",
+                    headers={**headers, "X-Session-Id": f"k{i}"},
+                    json={"model": "general", "messages": [{"role": "user", "content": "first"}]},
+                )
+        up.default = Reply.deltas([f"w{i} " for i in range(400)], delay=0.01)
+
+        def stream(i: int) -> None:
+            try:
+                with (
+                    httpx.Client(timeout=30) as h,
+                    h.stream(
+                        "POST",
+                        f"{url}/chat/completions",
+                        headers={**headers, "X-Session-Id": f"k{i}"},
+                        json={
+                            "model": "general",
+                            "stream": True,
+                            "messages": [{"role": "user", "content": "killed"}],
+                        },
+                    ) as response,
+                ):
+                    for _ in response.iter_lines():
+                        pass
+            except httpx.HTTPError:
+                pass  # the replica was killed under us: expected
+
+        threads = [threading.Thread(target=stream, args=(i,)) for i in range(20)]
+        for t in threads:
+            t.start()
+        assert up.wait_until(lambda: up.active_streams >= 15, timeout=20)
+        proc.proc.send_signal(signal.SIGKILL)
+        proc.proc.wait(10)
+        for t in threads:
+            t.join(30)
+    with psycopg.connect(database, autocommit=True) as db:
+        rows = db.execute("SELECT session, seq, messages FROM turns ORDER BY session").fetchall()
+
+        def released() -> bool:
+            query = (
+                "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND database = "
+                "(SELECT oid FROM pg_database WHERE datname = current_database())"
+            )
+            return db.execute(query).fetchone() == (0,)
+
+        unlocked = wait_for(released, timeout=10)
+    assert sorted(session for session, _, _ in rows) == sorted(f"k{i}" for i in range(20))
+    assert {seq for _, seq, _ in rows} == {1}  # the killed turns left nothing behind
+    for _, _, messages in rows:
+        assert isinstance(json.loads(bytes(messages)), list)  # whole, parseable turns
+    assert unlocked  # the dead replica's session locks went with its connections
