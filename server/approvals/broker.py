@@ -201,7 +201,6 @@ class ApprovalBroker:
                 log.warning("could not write 'always allow' to config.yaml: %s", exc)
             with self._lock:
                 self._remembered[(pending.request.agent, pending.request.tool)] = written
-        self._notify()
         return pending
 
     def config_reloaded(self) -> None:
@@ -241,13 +240,11 @@ class ApprovalBroker:
             if self._withdraw(pending.id):
                 decision = Decision(False, "timeout")
                 self.record(request, decision)
-                self._notify()
                 return decision
             return await pending._future  # decided just as the time ran out
         except asyncio.CancelledError:
             if self._withdraw(pending.id):
                 self.record(request, Decision(False, "cancelled (the client left)"))
-                self._notify()
             raise
 
     # --- inside ----------------------------------------------------------------------
