@@ -665,3 +665,31 @@ def test_keys_create_owner_makes_a_key_the_list_marks(tmp_path: Path) -> None:
     app_match = store.match(plain.stdout.strip())
     assert owner_match is not None and owner_match.owner is True
     assert app_match is not None and app_match.owner is False
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {"Origin": "https://evil.example", "Content-Type": "application/json"},
+        {"Origin": "null", "Content-Type": "application/json"},
+        {"Sec-Fetch-Site": "cross-site", "Content-Type": "application/json"},
+        {"Content-Type": "text/plain", "Origin": "http://localhost.evil.example"},
+    ],
+)
+def test_a_web_page_cannot_decide_even_with_the_owners_key(
+    served: tuple[ServerHandle, Path], upstream: Upstream, owner_key: str, headers: dict[str, str]
+) -> None:
+    handle, work = served
+    script_touch(upstream, work / "marker.txt")
+    run = ask(handle)
+    api = owner(handle, owner_key)
+    (pending,) = wait_pending(api)
+    refused = api.post(
+        f"/api/approvals/{pending['id']}", content=b'{"allow": true}', headers=headers
+    )
+    assert refused.status_code == 403, refused.text
+    assert set(refused.json()["error"]) == {"message", "type", "param", "code"}
+    assert wait_pending(api)[0]["id"] == pending["id"]  # still waiting, undecided
+    handle.approvals.decide(pending["id"], False, by="tray")
+    run.join()
+    assert not (work / "marker.txt").exists()
