@@ -26,6 +26,7 @@ from app.autostart import Autostart
 from app.chat_access import ChatAccess
 from app.chat_window import ChatWindow
 from app.connect_dialog import ConnectDialog
+from app.gui_gc import GuiThreadCollector
 from app.keys_dialog import KeysDialog
 from app.logs_window import LogsWindow
 from app.models_dialog import ModelsDialog
@@ -82,6 +83,7 @@ class TraymindApp(QObject):
         super().__init__()
         qapp.setQuitOnLastWindowClosed(False)
         self.qapp = qapp
+        self.collector = GuiThreadCollector(self)  # before any thread starts
         self.cli_options = cli_options
         self.settings_file = settings_file
         self.settings = settings_file.load()
@@ -311,6 +313,7 @@ class TraymindApp(QObject):
             self.settings_dialog.close()
         if self.instance is not None:
             self.instance.close()
+        self.collector.stop()
         self.finished.emit(0)
 
     # --- settings ----------------------------------------------------------------------

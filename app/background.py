@@ -3,12 +3,18 @@
 Why this shape: a worker thread must never touch widgets nor emit on long-lived
 application objects. Each job gets its own small relay QObject, created on the GUI
 thread; the worker emits on it and Qt queues the call back to the GUI thread, where
-the relay runs the callback and is then dropped.
+the relay runs the callback.
+
+A QObject must also be destroyed on its own thread. The worker lets go of its relay
+right after emitting and says so (``released``); the GUI thread drops a delivered
+relay only once the worker has, so the last reference, and the deletion, are always
+on the GUI thread. (``app.gui_gc`` keeps the garbage collector there too.)
 """
 
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -26,9 +32,17 @@ class _Relay(QObject):
     succeeded = Signal(object)
     failed = Signal(object)
 
-    def __init__(self, runner: Jobs, on_done: Done | None, on_error: Failed | None) -> None:
+    def __init__(
+        self,
+        runner: Jobs,
+        work: Callable[[], Any],
+        on_done: Done | None,
+        on_error: Failed | None,
+    ) -> None:
         super().__init__()
         self._runner = runner
+        self.work = work  # held here too, so what it captures is let go on the GUI thread
+        self.released = threading.Event()  # set by the worker once it holds no reference
         self._on_done = on_done
         self._on_error = on_error
         self.succeeded.connect(self._deliver_result)
@@ -50,18 +64,21 @@ class _Relay(QObject):
 
 
 class _Job(QRunnable):
-    def __init__(self, work: Callable[[], Any], relay: _Relay) -> None:
+    def __init__(self, relay: _Relay) -> None:
         super().__init__()
-        self._work = work
-        self._relay = relay
+        self._relay: _Relay | None = relay
 
     def run(self) -> None:
+        relay, self._relay = self._relay, None
+        assert relay is not None
+        released = relay.released
         try:
-            result = self._work()
+            outcome, ok = relay.work(), True
         except BaseException as exc:  # delivered to the GUI thread, never lost
-            self._relay.failed.emit(exc)
-        else:
-            self._relay.succeeded.emit(result)
+            outcome, ok = exc, False
+        (relay.succeeded if ok else relay.failed).emit(outcome)
+        del relay, outcome
+        released.set()
 
 
 class Jobs:
@@ -71,7 +88,8 @@ class Jobs:
         self._pool = QThreadPool()
         if serial:
             self._pool.setMaxThreadCount(1)
-        self._pending: set[_Relay] = set()
+        self._pending: set[_Relay] = set()  # not yet delivered
+        self._delivered: list[_Relay] = []  # delivered; dropped once their worker let go
 
     def run(
         self,
@@ -79,12 +97,18 @@ class Jobs:
         on_done: Done | None = None,
         on_error: Failed | None = None,
     ) -> None:
-        relay = _Relay(self, on_done, on_error)
+        self._sweep()
+        relay = _Relay(self, work, on_done, on_error)
         self._pending.add(relay)
-        self._pool.start(_Job(work, relay))
+        self._pool.start(_Job(relay))
 
     def finished(self, relay: _Relay) -> None:
         self._pending.discard(relay)
+        self._delivered.append(relay)
+        self._sweep()
+
+    def _sweep(self) -> None:
+        self._delivered = [r for r in self._delivered if not r.released.is_set()]
 
     @property
     def busy(self) -> bool:

@@ -1,7 +1,7 @@
-"""Connecting a model: provider presets, listing a provider's models, writing ``models.default``.
+"""Connecting a model: provider presets, listing a provider's models, writing ``models.<name>``.
 
 Why a text edit instead of load-and-dump: PyYAML drops comments, and config.yaml is
-the user's file, full of their comments. The edit finds the ``models.default`` entry
+the user's file, full of their comments. The edit finds the ``models.<name>`` entry
 through PyYAML's node positions and replaces only those lines (or adds a block), so
 everything else stays byte for byte; the result is validated before it is written,
 and a file that does not load as it is is not touched. ``saved_default`` reads back
@@ -12,6 +12,7 @@ GUI thread.
 from __future__ import annotations
 
 import os
+import re
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,6 +29,8 @@ from server.providers.tls import tls_context
 
 LIST_TIMEOUT = 5.0
 KEY_NAME = "default"  # the provider key of models.default, as stored by set_provider_key
+DEFAULT_MODEL = "default"  # what agents without a model of their own answer with
+MODEL_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 ANTHROPIC_URL = "https://api.anthropic.com/v1"
 
 
@@ -62,7 +65,7 @@ class ModelSetupError(Exception):
 
 @dataclass(frozen=True, slots=True)
 class SavedModel:
-    """``models.default`` as config.yaml holds it now: what the dialog opens on."""
+    """``models.<name>`` as config.yaml holds it now: what the dialog opens on."""
 
     provider: str
     id: str
@@ -93,14 +96,29 @@ def check_loads(path: Path, text: str) -> dict[str, object]:
     return data if isinstance(data, dict) else {}
 
 
-def saved_default(path: Path) -> SavedModel | None:
-    """The ``models.default`` that config.yaml names, or None (none, or the file is invalid)."""
+def model_names(path: Path) -> list[str]:
+    """The named models config.yaml holds, ``default`` first (empty if it does not load)."""
+    try:
+        text = path.read_text(encoding="utf-8")
+        config = parse_config(read_yaml(text), source=path.name, base_dir=path.parent.resolve())
+    except (OSError, UnicodeDecodeError, YamlProblem, ConfigError):
+        return []
+    return sorted(config.models, key=lambda name: (name != DEFAULT_MODEL, name))
+
+
+def key_name(model: str) -> str:
+    """The name a model's typed key is stored under: the model's own name."""
+    return KEY_NAME if model == DEFAULT_MODEL else model
+
+
+def saved_default(path: Path, name: str = DEFAULT_MODEL) -> SavedModel | None:
+    """The ``models.<name>`` config.yaml holds, or None (none, or the file is invalid)."""
     try:
         text = path.read_text(encoding="utf-8")
         config = parse_config(read_yaml(text), source=path.name, base_dir=path.parent.resolve())
     except (OSError, UnicodeDecodeError, YamlProblem, ConfigError):
         return None
-    model: ModelConfig | None = config.models.get("default")
+    model: ModelConfig | None = config.models.get(name)
     if model is None:
         return None
     return SavedModel(
@@ -172,7 +190,7 @@ def default_entry(
     key_env: str | None,
     key_keyring: str | None = None,
 ) -> dict[str, str]:
-    """The ``models.default`` mapping: provider, id, and base URL / where the key is, if any.
+    """A ``models.<name>`` mapping: provider, id, and base URL / where the key is, if any.
 
     A stored key (``key_keyring``) replaces the key variable: the variable would win.
     """
@@ -186,8 +204,8 @@ def default_entry(
     return entry
 
 
-def _entry_lines(entry: dict[str, str], indent: int) -> list[str]:
-    text = yaml.safe_dump({"default": entry}, sort_keys=False, default_flow_style=False)
+def _entry_lines(name: str, entry: dict[str, str], indent: int) -> list[str]:
+    text = yaml.safe_dump({name: entry}, sort_keys=False, default_flow_style=False)
     return [" " * indent + line + "\n" for line in text.splitlines()]
 
 
@@ -209,8 +227,8 @@ def _last_line(node: Node) -> int:
     return max((_last_line(c) for c in children), default=node.start_mark.line)
 
 
-def with_default_model(text: str, entry: dict[str, str]) -> str:
-    """``text`` with ``models.default`` set to ``entry``; every other line is kept."""
+def with_default_model(text: str, entry: dict[str, str], name: str = DEFAULT_MODEL) -> str:
+    """``text`` with ``models.<name>`` set to ``entry``; every other line is kept."""
     try:
         read_yaml(text)
         root = yaml.compose(text)
@@ -225,25 +243,29 @@ def with_default_model(text: str, entry: dict[str, str]) -> str:
     found = _get(root, "models") if root is not None else None
     if found is None:
         block = ["\n", "# Written by Traymind's Models… window.\n", "models:\n"]
-        return "".join(lines + block + _entry_lines(entry, 2))
+        return "".join(lines + block + _entry_lines(name, entry, 2))
     key, models = found
     if isinstance(models, ScalarNode) and models.tag.endswith(":null"):
         at = key.start_mark.line
-        lines[at : at + 1] = ["models:\n", *_entry_lines(entry, 2)]
+        lines[at : at + 1] = ["models:\n", *_entry_lines(name, entry, 2)]
         return "".join(lines)
     if not isinstance(models, MappingNode) or models.flow_style:
         raise ModelSetupError(
-            "models: in config.yaml is not a block mapping; set models.default by hand."
+            f"models: in config.yaml is not a block mapping; set models.{name} by hand."
         )
-    existing = _get(models, "default")
+    existing = _get(models, name)
     if existing is not None:
-        default_key, value = existing
-        start, end = default_key.start_mark.line, _last_line(value)
-        lines[start : end + 1] = _entry_lines(entry, default_key.start_mark.column)
-    else:
+        model_key, value = existing
+        start, end = model_key.start_mark.line, _last_line(value)
+        lines[start : end + 1] = _entry_lines(name, entry, model_key.start_mark.column)
+    elif name == DEFAULT_MODEL or not models.value:
         indent = models.value[0][0].start_mark.column if models.value else 2
         at = key.start_mark.line + 1
-        lines[at:at] = _entry_lines(entry, indent)
+        lines[at:at] = _entry_lines(name, entry, indent)
+    else:  # a new named model goes after the last one
+        indent = models.value[0][0].start_mark.column
+        at = _last_line(models.value[-1][1]) + 1
+        lines[at:at] = _entry_lines(name, entry, indent)
     return "".join(lines)
 
 
@@ -253,22 +275,23 @@ def save_default_model(
     key: str | None = None,
     backend: str | None = None,
     data_dir: Path | None = None,
+    name: str = DEFAULT_MODEL,
 ) -> bool:
-    """Write ``models.default`` into the config file, only if the result is a valid config.
+    """Write ``models.<name>`` into the config file, only if the result is a valid config.
 
     A config file that does not load as it is is left alone (``ModelSetupError`` with the
     server's own description of the problem). With ``key``, the key is first stored
     (``set_provider_key`` under the entry's ``api_key_keyring``, in the OS keyring or, for
     backend ``file``, the data dir) and only its name is written; ``KeyringUnavailable``
-    leaves config.yaml untouched. The key this dialog stored (``KEY_NAME``) is forgotten
-    once nothing in the file names it any more: True when that happened.
+    leaves config.yaml untouched. The key this dialog stored for the model (``key_name``)
+    is forgotten once nothing in the file names it any more: True when that happened.
     """
     text = path.read_text(encoding="utf-8")
     try:
         before = check_loads(path, text)
     except ConfigError as exc:
         raise ModelSetupError(NOT_LOADABLE.format(name=path.name, problem=exc)) from None
-    updated = with_default_model(text, entry)
+    updated = with_default_model(text, entry, name)
     after = check_loads(path, updated)
     if key:
         name = entry.get("api_key_keyring")
@@ -284,10 +307,11 @@ def save_default_model(
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
-    if not names_key(before, KEY_NAME) or names_key(after, KEY_NAME):
+    stored = key_name(name)
+    if not names_key(before, stored) or names_key(after, stored):
         return False
     try:
-        delete_provider_key(KEY_NAME, backend, data_dir)
+        delete_provider_key(stored, backend, data_dir)
     except (KeyringUnavailable, OSError, ValueError):
         return False  # config.yaml no longer uses it; a key left behind is only untidy
     return True

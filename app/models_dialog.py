@@ -1,9 +1,12 @@
-"""The Models… dialog: pick a provider, test it, choose the ``default`` model, save.
+"""The Models… dialog: pick a named model, its provider, test it, choose its model id, save.
+
+``default`` is what every agent answers with unless it names another model; "New
+model…" adds another name (agents pick it in Agents…).
 
 Listing models and saving run in the background (a provider may be slow or far
 away); saving writes config.yaml through ``model_setup`` and reloads it live. A typed
-API key goes to the OS keyring (or the chosen 0600 file fallback) under the name
-``default``; config.yaml only gets ``api_key_keyring: default``.
+API key goes to the OS keyring (or the chosen 0600 file fallback) under the model's
+name; config.yaml only gets ``api_key_keyring: <name>``.
 
 It opens on what config.yaml saved (provider, URL, model). A stored key is never
 shown: the key field says one is stored, and left blank it keeps that key, for the
@@ -31,12 +34,15 @@ from PySide6.QtWidgets import (
 from app.background import Jobs
 from app.icons import app_icon
 from app.model_setup import (
-    KEY_NAME,
+    DEFAULT_MODEL,
+    MODEL_NAME,
     PRESETS,
     Preset,
     SavedModel,
     default_entry,
+    key_name,
     list_models,
+    model_names,
     preset_index,
     save_default_model,
     saved_default,
@@ -64,6 +70,11 @@ KEPT_NOTE = (
     "it, or type a new one to replace it."
 )
 FORGOT_NOTE = " The key stored for the previous provider was removed: nothing uses it now."
+NEW_MODEL = "New model…"
+BAD_NAME = (
+    "Give the new model a name: letters, digits, '.', '_' or '-', starting with a letter or "
+    "digit (for example fast or local)."
+)
 
 
 class ModelsDialog(QDialog):
@@ -74,17 +85,24 @@ class ModelsDialog(QDialog):
         self.controller = controller
         self._jobs = Jobs()
         self.saved: SavedModel | None = None
+        self.name = DEFAULT_MODEL  # the model being edited: models.<name>
         self._saving: str | None = None  # the model id saved, until its reload is done
         self._forgot = ""
         self.setWindowTitle("Traymind models")
         self.setWindowIcon(app_icon())
         self.resize(560, 460)
         self.intro = QLabel(
-            "Agents answer with the model named “default”. Choose a provider, test the "
-            "connection, pick one of its models and save: config.yaml is updated (its "
-            "comments kept) and reloaded at once."
+            "Agents answer with the model named “default” unless they name another one "
+            "(Agents…). Choose a provider, test the connection, pick one of its models and "
+            "save: config.yaml is updated (its comments kept) and reloaded at once."
         )
         self.intro.setWordWrap(True)
+        self.model_name = QComboBox()
+        self.model_name.currentIndexChanged.connect(self._name_chosen)
+        self.new_name = QLineEdit()
+        self.new_name.setPlaceholderText("name of the new model, e.g. fast or local")
+        self.new_name.textChanged.connect(self._new_name_typed)
+        self.new_name.hide()
         self.preset = QComboBox()
         for preset in PRESETS:
             self.preset.addItem(preset.name)
@@ -109,6 +127,10 @@ class ModelsDialog(QDialog):
         self.save_button = QPushButton("Save as default model")
         self.save_button.clicked.connect(self.save)
         form = QFormLayout()
+        names = QHBoxLayout()
+        names.addWidget(self.model_name, 1)
+        names.addWidget(self.new_name, 1)
+        form.addRow("Model:", names)
         form.addRow("Provider:", self.preset)
         form.addRow("Base URL:", self.base_url)
         form.addRow("API key:", self.api_key)
@@ -128,6 +150,7 @@ class ModelsDialog(QDialog):
         layout.addWidget(self.message)
         layout.addLayout(buttons)
         self._preset_changed(0)
+        self.load_names()
         self.load_saved()
         controller.reloaded.connect(self._reload_done)
         controller.phase_changed.connect(self._phase_changed)
@@ -144,11 +167,49 @@ class ModelsDialog(QDialog):
 
     # --- what config.yaml saved --------------------------------------------------------
 
+    def load_names(self) -> None:
+        """The named models config.yaml holds (``default`` always), then "New model…"."""
+        names = model_names(self.controller.config_path())
+        names = [DEFAULT_MODEL, *(n for n in names if n != DEFAULT_MODEL)]
+        if self.name not in names and not self.new_name.isVisible():
+            self.name = DEFAULT_MODEL
+        self.model_name.blockSignals(True)
+        self.model_name.clear()
+        self.model_name.addItems([*names, NEW_MODEL])
+        adding = self.new_name.isVisibleTo(self)
+        self.model_name.setCurrentIndex(len(names) if adding else names.index(self.name))
+        self.model_name.blockSignals(False)
+
+    def _name_chosen(self, index: int) -> None:
+        adding = self.model_name.itemText(index) == NEW_MODEL
+        self.new_name.setVisible(adding)
+        if adding:
+            self.name = ""
+            self.new_name.clear()
+            self.new_name.setFocus()
+        else:
+            self.name = self.model_name.itemText(index)
+        self.load_saved()
+
+    def _new_name_typed(self, text: str) -> None:
+        self.name = text.strip()
+        self._update_save_label()
+
+    def _update_save_label(self) -> None:
+        if self.name == DEFAULT_MODEL:
+            self.save_button.setText("Save as default model")
+        else:
+            self.save_button.setText(f"Save model “{self.name}”" if self.name else "Save model")
+
     def load_saved(self) -> None:
         """Show the provider, URL and model config.yaml names (kept as is when it names none)."""
-        saved = saved_default(self.controller.config_path())
+        saved = saved_default(self.controller.config_path(), self.name) if self.name else None
         self.saved = saved
+        self._update_save_label()
         if saved is None:
+            if self.name != DEFAULT_MODEL:  # a new name, or one the file lost: start afresh
+                self.preset.setCurrentIndex(0)
+                self._preset_changed(0)
             self._update_note()
             return
         self.preset.blockSignals(True)
@@ -163,7 +224,7 @@ class ModelsDialog(QDialog):
         self.models.addItem(saved.id)
         self.models.setCurrentRow(0)
         self.message.setText(
-            f"Saved: agents answer with {saved.id}. Test the connection to list the "
+            f"Saved: {self._uses()} {saved.id}. Test the connection to list the "
             "provider's other models."
         )
         self._update_note()
@@ -178,8 +239,15 @@ class ModelsDialog(QDialog):
             saved.api_key_keyring if saved.same_place(self.current_preset().provider, url) else None
         )
 
+    def _uses(self) -> str:
+        """How the saved model is used, for the messages."""
+        if self.name == DEFAULT_MODEL:
+            return "agents answer with"
+        return f"“{self.name}” is"
+
     def showEvent(self, event: QShowEvent) -> None:
         if not self.busy:
+            self.load_names()
             self.load_saved()  # reopened: what the file says now, not what was typed before
         super().showEvent(event)
 
@@ -272,22 +340,32 @@ class ModelsDialog(QDialog):
         if item is None:
             self.message.setText("Test the connection and choose a model first.")
             return
+        model = self.name
+        if not MODEL_NAME.fullmatch(model):
+            self.message.setText(BAD_NAME)
+            return
+        if self.new_name.isVisible() and model in model_names(self.controller.config_path()):
+            self.message.setText(f"A model named “{model}” exists already: choose it above.")
+            return
         url = self.base_url.text().strip() or None
         key = self._key()
-        name = KEY_NAME if key else self.kept_key_name()
+        name = key_name(model) if key else self.kept_key_name()
         provider = self.current_preset().provider
         entry = default_entry(provider, url, item.text(), self._env(), name)
         path = self.controller.config_path()
         backend, data_dir = self.controller.options.keystore, self.controller.data_dir()
         self._jobs.run(
-            lambda: save_default_model(path, entry, key, backend, data_dir),
+            lambda: save_default_model(path, entry, key, backend, data_dir, model),
             lambda forgot: self._saved(entry["id"], forgot),
             self._failed,
         )
 
     def _saved(self, model_id: str, forgot_key: bool) -> None:
         self.api_key.clear()
-        self.saved = saved_default(self.controller.config_path())
+        if self.new_name.isVisible():  # the new name is one of the models now
+            self.new_name.hide()
+        self.load_names()
+        self.saved = saved_default(self.controller.config_path(), self.name)
         self._saving = model_id
         self._forgot = FORGOT_NOTE if forgot_key else ""
         self.message.setText("Saved to config.yaml; reloading…")
@@ -297,7 +375,10 @@ class ModelsDialog(QDialog):
     def _reload_done(self) -> None:
         """The reload after a save finished: say so (the reloading line must not stay)."""
         if self._saving is not None:
-            done = f"Saved and reloaded: agents now answer with {self._saving}."
+            uses = "agents now answer with" if self.name == DEFAULT_MODEL else self._uses()
+            done = f"Saved and reloaded: {uses} {self._saving}."
+            if self.name != DEFAULT_MODEL:
+                done += " Choose it for an agent in Agents…"
             self.message.setText(done + self._forgot)
             self._saving = None
 

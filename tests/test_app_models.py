@@ -62,6 +62,21 @@ def test_replacing_the_default_model_keeps_the_rest() -> None:
     assert "old-model" not in updated
 
 
+def test_a_new_named_model_goes_after_the_others_and_editing_it_keeps_them() -> None:
+    added = with_default_model(WITH_MODELS, ENTRY, "local")
+    before = WITH_MODELS.split("agents:")[0].splitlines()
+    assert added.splitlines()[: len(before)] == before  # every line before it kept, in order
+    assert list(yaml.safe_load(added)["models"]) == ["default", "gpt", "local"]
+    assert yaml.safe_load(added)["models"]["local"] == ENTRY
+    assert "# keep me" in added
+
+    edited = with_default_model(added, {"provider": "openai", "id": "gpt-4.1"}, "gpt")
+    doc = yaml.safe_load(edited)["models"]
+    assert doc["gpt"] == {"provider": "openai", "id": "gpt-4.1"}
+    assert doc["default"]["id"] == "old-model" and doc["local"] == ENTRY
+    assert "  # the local one" in edited and "  # a second one" in edited
+
+
 @pytest.mark.parametrize(
     ("text", "expected_models"),
     [
