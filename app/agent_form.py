@@ -25,10 +25,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.agent_form_knowledge import KnowledgeBox, describe_base
+from app.agent_form_mcp import McpBox
 from app.agent_form_tools import (
     ChooseFolder,
-    KnowledgeBox,
-    McpBox,
     ToolsBox,
     error_label,
     set_error,
@@ -218,11 +218,8 @@ class AgentForm(EntityForm):
             self._tools_in_file = list(spec.tools)
             self.instructions.setPlainText(instructions_text(spec.instructions))
             self.tools.load(spec.tools)
-            self.mcp.load(list(editor.section("mcp_servers")), spec.tools)
-            bases = {
-                k: str(v.get("path", "")) if isinstance(v, dict) else ""
-                for k, v in editor.section("knowledge_bases").items()
-            }
+            self.mcp.load(editor.section("mcp_servers"), spec.tools, editor.path.parent)
+            bases = {k: describe_base(v) for k, v in editor.section("knowledge_bases").items()}
             self.knowledge.load(
                 bases, spec.knowledge_bases, lambda w: editor.new_id("knowledge_bases", w)
             )
@@ -254,11 +251,14 @@ class AgentForm(EntityForm):
 
     def operations(self) -> tuple[AgentSpec, Operations]:
         spec, new_bases = self.spec(), self.knowledge.new_bases()
+        new_servers = self.mcp.new_servers()
         mode, original = self.mode, self.original_id
 
         def apply(editor: ConfigEditor) -> None:
-            for base_id, folder in new_bases.items():
-                editor.put_knowledge_base(base_id, folder)
+            for base_id, values in new_bases.items():
+                editor.put_knowledge_base(base_id, values["path"], git=values.get("git"))
+            for name, values in new_servers.items():
+                editor.put_mcp_server(name, values)
             if mode == "duplicate":
                 editor.duplicate_agent(original, spec.id)
                 editor.put_agent(spec, replacing=spec.id)

@@ -11,7 +11,6 @@ sets it, so ticking a tool writes just its name.
 from __future__ import annotations
 
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 from pydantic_core import PydanticUndefined
@@ -25,7 +24,6 @@ from PySide6.QtWidgets import (
     QLabel,
     QLineEdit,
     QListWidget,
-    QListWidgetItem,
     QPushButton,
     QSpinBox,
     QVBoxLayout,
@@ -294,113 +292,3 @@ class ToolsBox(QGroupBox):
         for name, ask in self.asks.items():
             ask.setEnabled(self.checks[name].isChecked())
         self.changed.emit()
-
-
-class McpBox(QGroupBox):
-    """The MCP servers of config.yaml the agent may use (``{mcp: {server: name}}`` entries)."""
-
-    changed = Signal()
-
-    def __init__(self) -> None:
-        super().__init__("MCP servers")
-        self.servers = QListWidget()
-        self.servers.setMaximumHeight(90)
-        self.servers.itemChanged.connect(lambda _item: self.changed.emit())
-        self.note = QLabel("None are defined: add them under mcp_servers in config.yaml.")
-        self.note.setWordWrap(True)
-        self.error = error_label()
-        layout = QVBoxLayout(self)
-        layout.addWidget(self.servers)
-        layout.addWidget(self.note)
-        layout.addWidget(self.error)
-
-    def load(self, known: list[str], refs: list[ToolRef]) -> None:
-        used = [str(r.options.get("server")) for r in refs if r.name == MCP]
-        self.servers.blockSignals(True)
-        self.servers.clear()
-        for name in dict.fromkeys([*known, *used]):
-            item = QListWidgetItem(name)
-            item.setFlags(item.flags() | Qt.ItemFlag.ItemIsUserCheckable)
-            item.setCheckState(Qt.CheckState.Checked if name in used else Qt.CheckState.Unchecked)
-            self.servers.addItem(item)
-        self.servers.blockSignals(False)
-        self.note.setVisible(self.servers.count() == 0)
-
-    def checked(self) -> list[str]:
-        items = [self.servers.item(i) for i in range(self.servers.count())]
-        return [i.text() for i in items if i.checkState() == Qt.CheckState.Checked]
-
-    def updated(self, refs: list[ToolRef]) -> list[ToolRef]:
-        wanted = self.checked()
-        out = [r for r in refs if r.name != MCP or r.options.get("server") in wanted]
-        listed = {r.options.get("server") for r in refs if r.name == MCP}
-        out += [ToolRef(name=MCP, options={"server": s}) for s in wanted if s not in listed]
-        return out
-
-
-class KnowledgeBox(QGroupBox):
-    """The knowledge bases the agent searches; "Add folder…" makes a new one from a folder."""
-
-    changed = Signal()
-
-    def __init__(self, choose: ChooseFolder) -> None:
-        super().__init__("Knowledge bases")
-        self._choose = choose
-        self._new_id: Callable[[str], str] = lambda wanted: wanted
-        self.pending: dict[str, str] = {}  # new bases: id -> folder, created on save
-        self.bases = QListWidget()
-        self.bases.setMaximumHeight(90)
-        self.bases.itemChanged.connect(lambda _item: self.changed.emit())
-        self.add_button = QPushButton("Add folder…")
-        self.add_button.clicked.connect(self.add_folder)
-        self.error = error_label()
-        layout = QVBoxLayout(self)
-        layout.addWidget(self.bases)
-        row = QHBoxLayout()
-        row.addWidget(self.add_button)
-        row.addStretch()
-        layout.addLayout(row)
-        layout.addWidget(self.error)
-
-    def load(
-        self, known: dict[str, str], selected: list[str], new_id: Callable[[str], str]
-    ) -> None:
-        """``known``: id -> folder of config.yaml's bases; ``selected``: the agent's."""
-        self._new_id = new_id
-        self.pending = {}
-        self.bases.blockSignals(True)
-        self.bases.clear()
-        for base_id in dict.fromkeys([*selected, *known]):
-            self._add_item(base_id, known.get(base_id, ""), base_id in selected)
-        self.bases.blockSignals(False)
-
-    def selected(self) -> list[str]:
-        items = [self.bases.item(i) for i in range(self.bases.count())]
-        return [
-            str(i.data(Qt.ItemDataRole.UserRole))
-            for i in items
-            if i.checkState() == Qt.CheckState.Checked
-        ]
-
-    def new_bases(self) -> dict[str, str]:
-        """The folders added here that are ticked: to create under ``knowledge_bases``."""
-        chosen = self.selected()
-        return {k: v for k, v in self.pending.items() if k in chosen}
-
-    def add_folder(self) -> None:
-        folder = self._choose(self, "Folder of documents the agent may search")
-        if not folder:
-            return
-        base_id = self._new_id(Path(folder).name)
-        while base_id in self.pending:
-            base_id = self._new_id(base_id + "-2")
-        self.pending[base_id] = folder
-        self._add_item(base_id, f"{folder} (new)", True)
-        self.changed.emit()
-
-    def _add_item(self, base_id: str, folder: str, checked: bool) -> None:
-        item = QListWidgetItem(f"{base_id} — {folder}" if folder else base_id)
-        item.setData(Qt.ItemDataRole.UserRole, base_id)
-        item.setFlags(item.flags() | Qt.ItemFlag.ItemIsUserCheckable)
-        item.setCheckState(Qt.CheckState.Checked if checked else Qt.CheckState.Unchecked)
-        self.bases.addItem(item)

@@ -147,6 +147,7 @@ class AgentsWindow(QWidget):
         self._check_timer.timeout.connect(self.check)
         controller.reloaded.connect(self._server_reloaded)
         controller.problem.connect(self._server_problem)
+        controller.status_changed.connect(self._show_sources)
         self._update_buttons()
 
     @staticmethod
@@ -266,6 +267,7 @@ class AgentsWindow(QWidget):
     ) -> None:
         assert self.editor is not None
         form.load(self.editor, spec, mode, source)  # type: ignore[attr-defined]
+        self._show_sources()
         self.stack.setCurrentIndex(1 if form is self.agent_form else 2)
         set_error(self.problems, "")
         self.message.clear()
@@ -434,6 +436,12 @@ class AgentsWindow(QWidget):
         else:
             log.error("saving config.yaml failed", exc_info=error)
             self.message.setText(f"Not saved: {error}. See the log for details.")
+
+    def _show_sources(self) -> None:
+        """Each knowledge base's indexing state, live, while the window is open."""
+        if self.isVisible():
+            bases = self.controller.snapshot().get("knowledge_bases") or {}
+            self.agent_form.knowledge.show_status(bases)
 
     def _server_reloaded(self) -> None:
         if self._reloading:

@@ -25,6 +25,7 @@ from server.approvals.remember import remember_always
 from server.config import Config, ConfigError, load_config, locate_config
 from server.config.watch import ConfigWatcher
 from server.knowledge import KnowledgeService
+from server.mcp.pool import McpPool
 from server.memory import MemoryService
 from server.paths import prepare_data_dir, resolve_data_dir
 from server.postgres.history_store import PostgresHistoryStore
@@ -233,9 +234,13 @@ class ServerHandle:
         locks = PostgresSessionLocks(store.url) if shared else SessionLocks()
         if config_path is not None:
             self.approvals.on_always = lambda pending: remember_always(config_path, pending)
+        mcp_pool = McpPool()
         return ServerState(
-            generation=Generation.of(config, self.status, knowledge, memory, self.approvals),
+            generation=Generation.of(
+                config, self.status, knowledge, memory, self.approvals, mcp_pool
+            ),
             approvals=self.approvals,
+            mcp_pool=mcp_pool,
             locks=locks,
             knowledge=knowledge,
             memory=memory,
@@ -385,7 +390,7 @@ class ServerHandle:
         if state.memory is not None:
             state.memory.update(config.embeddings_model)
         generation = Generation.of(
-            config, self.status, state.knowledge, state.memory, state.approvals
+            config, self.status, state.knowledge, state.memory, state.approvals, state.mcp_pool
         )
 
         def swap() -> None:

@@ -14,6 +14,7 @@ from server.chat.runtime_loader import RuntimeLoader
 from server.chat.turn_task import TurnTask
 from server.config import Config
 from server.knowledge import KnowledgeService
+from server.mcp.pool import McpPool
 from server.memory import MemoryService
 from server.security.auth import Authenticator
 from server.sessions import SessionLocks
@@ -37,8 +38,9 @@ class Generation:
         knowledge: KnowledgeService | None = None,
         memory: MemoryService | None = None,
         approvals: ApprovalBroker | None = None,
+        mcp_pool: McpPool | None = None,
     ) -> Generation:
-        loader = RuntimeLoader(config, status, knowledge, memory, approvals)
+        loader = RuntimeLoader(config, status, knowledge, memory, approvals, mcp_pool)
         return cls(config, Catalog(config, int(time.time())), loader)
 
 
@@ -56,6 +58,7 @@ class ServerState:
     knowledge: KnowledgeService | None = None
     memory: MemoryService | None = None
     approvals: ApprovalBroker = field(default_factory=ApprovalBroker)
+    mcp_pool: McpPool = field(default_factory=McpPool)  # MCP servers, kept across reloads
     locks: SessionLocks = field(default_factory=SessionLocks)
     turns: set[TurnTask] = field(default_factory=set)
     background: set[asyncio.Task[None]] = field(default_factory=set)  # e.g. stopping old MCP

@@ -13,6 +13,7 @@ from server.approvals.broker import ApprovalBroker
 from server.config import Config
 from server.knowledge import KnowledgeService
 from server.mcp.manager import McpManager
+from server.mcp.pool import McpPool
 from server.memory import MemoryService
 
 
@@ -26,8 +27,9 @@ class Engine:
         knowledge: KnowledgeService | None = None,
         memory: MemoryService | None = None,
         approvals: ApprovalBroker | None = None,
+        mcp_pool: McpPool | None = None,
     ) -> None:
-        mcp = McpManager(config, on_status=on_mcp_status)
+        mcp = McpManager(config, on_status=on_mcp_status, pool=mcp_pool)
         self.runtime = AgentRuntime(
             config, default_model, mcp=mcp, knowledge=knowledge, memory=memory, approvals=approvals
         )

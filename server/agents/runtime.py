@@ -171,7 +171,7 @@ class AgentRuntime:
         """Stop what the agents keep running: MCP servers, Claude Code sessions; and at
         shutdown the models' SDK clients (after a reload, turns of the old config may
         still be using them, so the garbage collector closes those)."""
-        await asyncio.gather(self.mcp.stop(), close_tools(self._builtin_tools))
+        await asyncio.gather(self.mcp.stop(now=shutting_down), close_tools(self._builtin_tools))
         if shutting_down:
             await self.models.aclose()
 

@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from server.agents.engine import Engine
     from server.approvals.broker import ApprovalBroker
     from server.knowledge import KnowledgeService
+    from server.mcp.pool import McpPool
     from server.memory import MemoryService
 
 log = logging.getLogger(__name__)
@@ -41,9 +42,11 @@ class RuntimeLoader:
         knowledge: KnowledgeService | None = None,
         memory: MemoryService | None = None,
         approvals: ApprovalBroker | None = None,
+        mcp_pool: McpPool | None = None,
     ) -> None:
         self._config = config
         self._approvals = approvals
+        self._mcp_pool = mcp_pool
         self._status = status
         self._knowledge = knowledge
         self._memory = memory
@@ -72,6 +75,7 @@ class RuntimeLoader:
             knowledge=self._knowledge,
             memory=self._memory,
             approvals=self._approvals,
+            mcp_pool=self._mcp_pool,
         )
         await engine.runtime.mcp.start()
         return engine

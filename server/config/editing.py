@@ -169,9 +169,19 @@ class ConfigEditor:
         and keys not named stay as they are (``api_key_keyring`` too)."""
         self._put_values("models", name, values)
 
-    def put_knowledge_base(self, base_id: str, path: str, description: str | None = None) -> None:
-        """Create or update ``knowledge_bases.<id>`` for a folder."""
-        self._put_values("knowledge_bases", base_id, {"path": path, "description": description})
+    def put_knowledge_base(
+        self,
+        base_id: str,
+        path: str,
+        description: str | None = None,
+        git: Mapping[str, object] | None = None,
+    ) -> None:
+        """Create or update ``knowledge_bases.<id>`` for a folder (kept in step with a Git
+        branch when ``git`` gives ``repo_url`` and ``branch``)."""
+        values: dict[str, object] = {"path": path, "description": description}
+        if git is not None:
+            values["git"] = dict(git)
+        self._put_values("knowledge_bases", base_id, values)
 
     def put_mcp_server(self, name: str, values: Mapping[str, object]) -> None:
         """Create or update ``mcp_servers.<name>`` (``command``/``args`` or ``url``)."""

@@ -68,7 +68,7 @@ class McpConnection:
         self._log_dir = log_dir
         self._log_name = f"{re.sub(r'[^A-Za-z0-9_.-]', '_', name)}.stderr.log"
         self._log_file: Path | None = None
-        self._on_change = on_change
+        self.on_change = on_change  # rebound when another manager takes the connection over
         self._clock = clock
         self._start_timeout = start_timeout
         self._retry_at = 0.0
@@ -217,7 +217,7 @@ class McpConnection:
 
     def _set(self, state: State, error: str | None) -> None:
         self.state, self.error = state, error
-        self._on_change()
+        self.on_change()
 
 
 def _error_code(exc: BaseException) -> int | None:

@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import shutil
-import tempfile
 import time
 from collections.abc import Callable, Collection
 from pathlib import Path
@@ -22,13 +20,15 @@ from pydantic_ai.toolsets import AbstractToolset
 
 from server.approvals.policy import split_approval
 from server.config import AgentConfig, Config
-from server.config.schema import MCP_TOOL
+from server.config.schema import MCP_TOOL, McpServerConfig
 from server.mcp.connection import START_TIMEOUT_SECONDS, McpConnection
+from server.mcp.pool import McpPool
 from server.mcp.toolset import AgentMcpToolset, McpEntry
 from server.tools import build_tools
 from server.tools.mcp_entry import Options as McpEntryOptions
 
 StatusListener = Callable[[dict[str, Any]], None]
+Folder = Callable[[], Path]
 
 
 class McpManager:
@@ -39,28 +39,39 @@ class McpManager:
         config: Config,
         *,
         on_status: StatusListener | None = None,
+        pool: McpPool | None = None,
         log_dir: Path | None = None,
         start_timeout: float = START_TIMEOUT_SECONDS,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        """``log_dir`` keeps each stdio server's stderr (default: a temporary folder removed
-        by ``stop``); ``clock`` times the restart backoff."""
+        """``pool`` keeps connections across reloads (default: a private one, so ``stop``
+        ends every server); ``log_dir`` keeps each stdio server's stderr (default: the
+        pool's temporary folder); ``clock`` times the restart backoff."""
         self._config = config
         self._on_status = on_status
-        self._own_log_dir = log_dir is None
-        self._log_dir = log_dir
-        self._connections = {
-            name: McpConnection(
-                name,
-                server,
-                log_dir=self._stderr_folder,
-                on_change=self._publish,
-                clock=clock,
-                start_timeout=start_timeout,
-            )
-            for name, server in config.mcp_servers.items()
-        }
+        self._own_pool = pool is None
+        self._pool = McpPool(grace=0) if pool is None else pool
+
+        def make(name: str, server: McpServerConfig) -> Callable[[Folder], McpConnection]:
+            def build(pool_folder: Folder) -> McpConnection:
+                folder = pool_folder if log_dir is None else lambda: _made(log_dir)
+                return McpConnection(
+                    name,
+                    server,
+                    log_dir=folder,
+                    clock=clock,
+                    start_timeout=start_timeout,
+                )
+
+            return build
+
+        self._connections: dict[str, McpConnection] = {}
+        for name, server in config.mcp_servers.items():
+            connection = self._pool.acquire(name, server, make(name, server))
+            connection.on_change = self._publish
+            self._connections[name] = connection
         self._warmup: asyncio.Task[None] | None = None
+        self._stopped = False
 
     def connection(self, name: str) -> McpConnection:
         return self._connections[name]
@@ -94,16 +105,21 @@ class McpManager:
             self._warmup = asyncio.create_task(self._start_all(sorted(used)))
         self._publish()
 
-    async def stop(self) -> None:
-        """Stop every server (ending stdio processes) and forget the log folder."""
+    async def stop(self, *, now: bool = False) -> None:
+        """Let go of every server: the pool stops those no other manager holds (after its
+        grace; ``now``, or with a private pool, at once, ending stdio processes)."""
+        if self._stopped:
+            return
+        self._stopped = True
         if self._warmup is not None:
             self._warmup.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._warmup
-        await asyncio.gather(*(c.close() for c in self._connections.values()))
-        if self._own_log_dir and self._log_dir is not None:
-            shutil.rmtree(self._log_dir, ignore_errors=True)
-            self._log_dir = None
+        closing = [self._pool.release(c, now=now) for c in self._connections.values()]
+        if now or self._own_pool:
+            await asyncio.gather(*(t for t in closing if t is not None))
+        if self._own_pool:
+            await self._pool.close_all()
 
     def status(self) -> dict[str, dict[str, Any]]:
         """Each server's transport, state, last error and restarts, by name."""
@@ -126,13 +142,12 @@ class McpManager:
             )
         return entries
 
-    def _stderr_folder(self) -> Path:
-        """Where stdio servers' stderr goes; a temporary folder is made on first need."""
-        if self._log_dir is None:
-            self._log_dir = Path(tempfile.mkdtemp(prefix="traymind-mcp-"))
-        self._log_dir.mkdir(parents=True, exist_ok=True)
-        return self._log_dir
-
     def _publish(self) -> None:
-        if self._on_status is not None:
+        # a stopped manager of a shared pool is an old config's: its report is stale
+        if self._on_status is not None and (self._own_pool or not self._stopped):
             self._on_status(self.status())
+
+
+def _made(folder: Path) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
