@@ -1,7 +1,9 @@
 """A test chat's turns, the messages sent for the next one, and the transcript as HTML.
 
 No Qt here: the chat window shows ``transcript_html`` in a text browser. Tool events
-in an answer become blocks (name, arguments, result) through ``app.tool_blocks``.
+in an answer become blocks (name, arguments, result) through ``app.tool_blocks``, and
+its text is Markdown, rendered as chat apps render it (CommonMark plus tables; raw
+HTML in an answer is shown as text, never interpreted). Questions stay plain text.
 """
 
 from __future__ import annotations
@@ -10,6 +12,8 @@ import html
 from dataclasses import dataclass
 from typing import Literal
 
+from markdown_it import MarkdownIt
+
 from app.chat_client import Usage
 from app.tool_blocks import Text, ToolBlock, parse
 
@@ -17,6 +21,7 @@ TurnState = Literal["streaming", "done", "failed", "stopped"]
 
 TOOL_STYLE = 'bgcolor="#eef1f7" cellpadding="6" cellspacing="0" border="1"'
 STATE_WORDS = {"running": "running…", "done": "done", "interrupted": "interrupted"}
+MARKDOWN = MarkdownIt("commonmark", {"html": False}).enable("table")
 
 
 @dataclass(slots=True)
@@ -59,6 +64,11 @@ def _text_html(text: str) -> str:
     return html.escape(text).replace("\n", "<br>")
 
 
+def markdown_html(text: str) -> str:
+    """An answer's Markdown as HTML; raw HTML in it comes out escaped."""
+    return MARKDOWN.render(text)
+
+
 def tool_html(block: ToolBlock) -> str:
     state = STATE_WORDS[block.state]
     rows = [
@@ -74,7 +84,7 @@ def answer_html(turn: Turn) -> str:
     parts: list[str] = []
     for segment in parse(turn.answer, final=turn.state != "streaming"):
         if isinstance(segment, Text):
-            parts.append(_text_html(segment.text))
+            parts.append(markdown_html(segment.text))
         else:
             parts.append(tool_html(segment))
     return "".join(parts)
@@ -86,7 +96,7 @@ def turn_html(turn: Turn) -> str:
     if turn.state == "streaming" and not body:
         body = "<i>…</i>"
     if body:
-        out.append(f"<p><b>{html.escape(turn.answered_by)}</b><br>{body}</p>")
+        out.append(f"<p><b>{html.escape(turn.answered_by)}</b></p><div>{body}</div>")
     if turn.usage is not None:
         out.append(f"<p><small style='color:#666'>{html.escape(turn.usage.text)}</small></p>")
     if turn.state == "stopped":

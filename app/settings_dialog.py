@@ -86,7 +86,7 @@ class SettingsDialog(QDialog):
             self.start_at_login.setToolTip("Not available on this system yet; see docs/tray.md.")
         self.config_path = QLineEdit(settings.config_path)
         self.config_path.setPlaceholderText("as `traymind serve` finds it")
-        browse = QPushButton("Browse…")
+        browse = self.browse_button = QPushButton("Browse…")
         browse.clicked.connect(self._browse)
         config_row = QHBoxLayout()
         config_row.addWidget(self.config_path, 1)
@@ -102,6 +102,7 @@ class SettingsDialog(QDialog):
             ("config_path", config_row),
             ("keystore_file", self.keystore_file),
         ]
+        decided: list[str] = []
         for name, widget in rows:
             label, help_text = labels[name]
             form.addRow(label + ":", widget)
@@ -109,8 +110,17 @@ class SettingsDialog(QDialog):
             tip = help_text
             if name in overridden:
                 target.setEnabled(False)
+                if target is self.config_path:
+                    self.browse_button.setEnabled(False)
                 tip = f"Set by {overridden[name]} for this run. {help_text}"
+                decided.append(f"{label} by {overridden[name]}")
             target.setToolTip(tip)
+        self.decided = QLabel()  # why a field is greyed, without hovering over it
+        self.decided.setWordWrap(True)
+        self.decided.setText(
+            "Set for this run, so not changed here: " + "; ".join(decided) + "." if decided else ""
+        )
+        self.decided.setVisible(bool(decided))
         self.warning = QLabel()
         self.warning.setWordWrap(True)
         self.error = QLabel()
@@ -124,6 +134,7 @@ class SettingsDialog(QDialog):
         self.save_button = buttons.button(QDialogButtonBox.StandardButton.Save)
         layout = QVBoxLayout(self)
         layout.addLayout(form)
+        layout.addWidget(self.decided)
         layout.addWidget(self.warning)
         layout.addWidget(self.error)
         layout.addWidget(buttons)

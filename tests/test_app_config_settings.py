@@ -121,8 +121,13 @@ def test_command_line_options_win_over_settings_and_say_so(make_app) -> None:
     dialog = harness.app.settings_dialog
     assert not dialog.port.isEnabled() and "--port" in dialog.port.toolTip()
     assert not dialog.config_path.isEnabled() and "--config" in dialog.config_path.toolTip()
+    assert not dialog.browse_button.isEnabled()  # nor can a file be chosen for it
     assert not dialog.keystore_file.isEnabled()
     assert "TRAYMIND_KEYSTORE" in dialog.keystore_file.toolTip()
+    said = dialog.decided.text()  # said in the window too, not only on hover
+    assert dialog.decided.isVisible()
+    assert said.startswith("Set for this run, so not changed here: Port by --port")
+    assert "TRAYMIND_KEYSTORE" in said
 
 
 def test_listening_on_all_interfaces_warns_that_keys_are_required(make_app) -> None:

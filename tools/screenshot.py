@@ -1,6 +1,11 @@
-"""Regenerate docs/screenshots/tray.png: the tray menu open over the live status window.
+"""Regenerate docs/screenshots: the tray menu over the live status window, then every window.
 
-Usage: ``.venv/bin/python tools/screenshot.py [--out PATH]``
+Usage: ``.venv/bin/python tools/screenshot.py [--out PATH] [--tray-only]``
+
+``--out`` names the tray picture (default docs/screenshots/tray.png); the others go
+beside it: ``tools/screenshot_windows.py`` (status, logs, agents, chat, models, keys,
+connect, settings, about, welcome) and ``tools/screenshot_approval.py`` (the approval
+window) run after it on the same Xvfb display, with xcb, as a desktop would show them.
 
 Needs Debian's ``xvfb`` and ``trayer`` (plus Qt's xcb libraries, see docs/tray.md).
 It starts a private Xvfb display with trayer as the system tray host, then runs the
@@ -180,6 +185,7 @@ def capture(out: Path, workdir: Path) -> None:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
+    parser.add_argument("--tray-only", action="store_true", help="only the tray picture")
     parser.add_argument("--inner", metavar="WORKDIR", help=argparse.SUPPRESS)
     args = parser.parse_args()
     out = args.out.resolve()
@@ -194,7 +200,20 @@ def main() -> int:
             env = {**os.environ, "DISPLAY": display, "HOME": str(workdir)}
             env.pop("WAYLAND_DISPLAY", None)
             cmd = [sys.executable, __file__, "--out", str(out), "--inner", str(workdir)]
-            return subprocess.run(cmd, env=env, cwd=ROOT, timeout=120).returncode
+            code = subprocess.run(cmd, env=env, cwd=ROOT, timeout=120).returncode
+            if code or args.tray_only:
+                return code
+            env["QT_QPA_PLATFORM"] = "xcb"
+            here = Path(__file__).resolve().parent
+            for tool, where in (
+                ("screenshot_windows.py", ["--out-dir", str(out.parent)]),
+                ("screenshot_approval.py", ["--out", str(out.parent / "approval.png")]),
+            ):
+                cmd = [sys.executable, str(here / tool), *where]
+                code = subprocess.run(cmd, env=env, cwd=ROOT, timeout=300).returncode
+                if code:
+                    return code
+            return 0
         finally:
             for proc in (trayer, xvfb):
                 proc.terminate()
