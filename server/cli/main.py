@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from collections.abc import Sequence
 
+from server.cli.agents import add_agents_parser, run_agents
 from server.cli.approvals import add_approvals_parser, run_approvals
 from server.cli.check_config import check_config
 from server.cli.kb import add_kb_parser, run_kb
@@ -12,7 +13,7 @@ from server.cli.keys import add_keys_parser, run_keys
 from server.cli.memory import add_memory_parser, run_memory
 from server.cli.serve import add_serve_arguments, serve, serve_options
 
-SERVER_COMMANDS = ("serve", "check-config", "keys", "kb", "memory", "approvals")
+SERVER_COMMANDS = ("serve", "check-config", "agents", "keys", "kb", "memory", "approvals")
 
 
 def build_parser(prog: str = "traymind") -> argparse.ArgumentParser:
@@ -21,6 +22,7 @@ def build_parser(prog: str = "traymind") -> argparse.ArgumentParser:
     add_serve_arguments(commands.add_parser("serve", help="serve the OpenAI-compatible API"))
     check = commands.add_parser("check-config", help="validate a config.yaml")
     check.add_argument("path", nargs="?", help="config file (default: as `serve` finds it)")
+    add_agents_parser(commands)
     add_keys_parser(commands)
     add_kb_parser(commands)
     add_memory_parser(commands)
@@ -40,6 +42,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return run_memory(args)
     if args.command == "approvals":
         return run_approvals(args)
+    if args.command == "agents":
+        return run_agents(args)
     return run_keys(args)
 
 
