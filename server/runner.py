@@ -23,6 +23,7 @@ from server.api import create_app, publish_when_resolved
 from server.approvals.broker import ApprovalBroker
 from server.approvals.remember import remember_always
 from server.config import Config, ConfigError, load_config, locate_config
+from server.config.schema import STORAGE_URL_ENV
 from server.config.watch import ConfigWatcher
 from server.knowledge import KnowledgeService
 from server.mcp.pool import McpPool
@@ -44,7 +45,6 @@ log = logging.getLogger(__name__)
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8765
-STORAGE_URL_ENV = "TRAYMIND_STORAGE_URL"  # PostgreSQL for sessions, over config's storage.url
 STOP_TIMEOUT = 4.0
 
 
@@ -108,12 +108,24 @@ def url_host(host: str) -> str:
     return f"[{host}]" if ":" in host else host
 
 
-def key_sources(data_dir: Path, keystore: str | None, status: StatusHub) -> list[KeySource]:
-    """Environment keys, plus the keyring (or file) store when it can be used."""
-    from server.keys.backends import KeyringUnavailable
+def key_sources(
+    data_dir: Path, keystore: str | None, status: StatusHub, storage_url: str | None = None
+) -> list[KeySource]:
+    """Environment keys, plus the keyring (or file) store when it can be used; with a
+    PostgreSQL ``storage_url``, the database's keys instead (shared by every replica)."""
+    from server.keys.backends import KeyringUnavailable, KeyStoreError
     from server.keys.client_keys import KeyStore
 
     sources: list[KeySource] = [EnvironmentKeys.from_environ()]
+    if storage_url:
+        from server.postgres.key_store import PostgresKeyStore
+
+        try:
+            sources.append(PostgresKeyStore.open(storage_url))
+        except KeyStoreError as exc:
+            raise StartupError(str(exc)) from None
+        status.set_extra("keystore", {"state": "ok", "message": sources[-1].describe_backend()})
+        return sources
     try:
         sources.append(KeyStore.open(data_dir, keystore))
         status.set_extra("keystore", {"state": "ok", "message": sources[-1].describe_backend()})
@@ -221,7 +233,12 @@ class ServerHandle:
         if allow is None:
             allow = env_flag(os.environ.get("OPENAI_COMPAT_ALLOW_UNAUTHENTICATED"))
         authenticator = Authenticator(
-            key_sources(data_dir, self.options.keystore, self.status),
+            key_sources(
+                data_dir,
+                self.options.keystore,
+                self.status,
+                store.url if isinstance(store, PostgresHistoryStore) else None,  # keys too
+            ),
             allow_unauthenticated=allow,
             throttle=AuthThrottle(
                 config.server.auth_failure_limit, config.server.auth_failure_window_seconds

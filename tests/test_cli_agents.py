@@ -72,7 +72,8 @@ def test_edit_renames_replaces_and_removes_and_list_shows_it(config: Path, capsy
     ) == 0  # fmt: skip
     data = yaml.safe_load(config.read_text())
     assert list(data["agents"]) == ["general", "author"]
-    assert data["agents"]["author"]["tools"] == ["current_time", {"web_fetch": {"allow_private": True}}]
+    web_fetch = {"web_fetch": {"allow_private": True}}
+    assert data["agents"]["author"]["tools"] == ["current_time", web_fetch]
     assert "# the helper" in config.read_text()
     capsys.readouterr()
     assert agents(config, "list") == 0

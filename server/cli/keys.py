@@ -7,17 +7,23 @@ Only ``keys create`` writes to stdout, and only the new key, so scripts can capt
 from __future__ import annotations
 
 import argparse
+import os
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from server.cli.common import EXIT_FAILED, EXIT_OK, EXIT_UNAVAILABLE, add_data_dir
+from server.config import ConfigError, load_config, locate_config
+from server.config.schema import STORAGE_URL_ENV
 from server.keys.backends import BACKENDS, KeyringUnavailable, KeyStoreError
 from server.keys.client_keys import KeyInfo, KeyStore
 from server.paths import resolve_data_dir
 
+if TYPE_CHECKING:
+    from server.postgres.key_store import PostgresKeyStore
+
 
 def _common(parser: argparse.ArgumentParser) -> None:
-    add_data_dir(parser, config=False)
+    add_data_dir(parser, config=True)
     parser.add_argument(
         "--keystore",
         choices=BACKENDS,
@@ -66,7 +72,7 @@ def _table(infos: list[KeyInfo], backend: str) -> str:
     )
 
 
-def _run(args: argparse.Namespace, store: KeyStore) -> int:
+def _run(args: argparse.Namespace, store: KeyStore | PostgresKeyStore) -> int:
     where = store.describe_backend()
     if args.keys_command == "create":
         info, key = store.create(args.label, owner=args.owner)
@@ -89,12 +95,33 @@ def _run(args: argparse.Namespace, store: KeyStore) -> int:
     return EXIT_OK
 
 
+def storage_url(config_path: str | None) -> str | None:
+    """The shared database replicas keep their keys in: ``$TRAYMIND_STORAGE_URL``, else
+    ``storage.url`` of the config named with ``--config`` (no config is read otherwise)."""
+    url = os.environ.get(STORAGE_URL_ENV)
+    if url or not config_path:
+        return url or None
+    return load_config(locate_config(config_path)).storage.url
+
+
 def run_keys(args: argparse.Namespace) -> int:
     """Run a ``keys`` action; the exit code: 0 done, 1 failed, 2 no usable keystore."""
     data_dir = resolve_data_dir(getattr(args, "data_dir", None))
     try:
+        url = storage_url(getattr(args, "config", None))
+        if url:
+            from server.postgres.key_store import PostgresKeyStore
+
+            shared = PostgresKeyStore.open(url)
+            try:
+                return _run(args, shared)
+            finally:
+                shared.close()
         store = KeyStore.open(data_dir, getattr(args, "keystore", None))
         return _run(args, store)
+    except ConfigError as exc:
+        print(f"traymind keys: {exc}", file=sys.stderr)
+        return EXIT_FAILED
     except KeyringUnavailable as exc:
         print(f"traymind keys: {exc}", file=sys.stderr)
         return EXIT_UNAVAILABLE

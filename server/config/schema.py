@@ -311,6 +311,9 @@ class ServerSettings(Section):
     stream_keepalive_seconds: float = Field(default=15, gt=0)  # SSE comment after idle
 
 
+STORAGE_URL_ENV = "TRAYMIND_STORAGE_URL"  # wins over storage.url
+
+
 class StorageConfig(Section):
     """``storage``: where sessions live when several replicas share them (default: SQLite)."""
 

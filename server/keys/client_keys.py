@@ -13,7 +13,7 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from server.keys.backends import (
     BACKENDS,
@@ -39,8 +39,8 @@ MAX_LABEL = 64
 _KEY_RE = re.compile(r"sk-tm-([0-9a-f]{12})-([A-Za-z0-9_-]{43})", re.ASCII)
 _KEY_LENGTH = 62  # len("sk-tm-") + 12 + len("-") + 43
 _ALG = "hmac-sha256"
-_DUMMY_SALT = b"\x00" * 16
-_DUMMY_DIGEST = b"\x00" * 32
+DUMMY_SALT = b"\x00" * 16
+DUMMY_DIGEST = b"\x00" * 32
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,14 +52,14 @@ class KeyInfo:
     created: str
     last_used: str | None
     fingerprint: str
-    source: Backend
+    source: Backend | Literal["postgres"]
     owner: bool = False  # may decide tool approvals (``keys create --owner``)
 
 
 # --- hashing ---------------------------------------------------------------------------
 
 
-def _parse_key(presented: object) -> str | None:
+def parse_key(presented: object) -> str | None:
     """The public id of a well-formed key, else None (cheap: fixed length, ASCII)."""
     if not isinstance(presented, str) or len(presented) != _KEY_LENGTH:
         return None
@@ -67,16 +67,16 @@ def _parse_key(presented: object) -> str | None:
     return found.group(1) if found else None
 
 
-def _digest(salt: bytes, key: str) -> bytes:
+def key_digest(salt: bytes, key: str) -> bytes:
     return hmac.new(salt, key.encode("utf-8", "surrogatepass"), hashlib.sha256).digest()
 
 
-def _make_record(key: str) -> str:
+def make_record(key: str) -> str:
     salt = secrets.token_bytes(16)
-    return f"{_ALG}${salt.hex()}${_digest(salt, key).hex()}"
+    return f"{_ALG}${salt.hex()}${key_digest(salt, key).hex()}"
 
 
-def _parse_record(record: str | None) -> tuple[bytes, bytes] | None:
+def parse_record(record: str | None) -> tuple[bytes, bytes] | None:
     if not record:
         return None
     try:
@@ -88,7 +88,7 @@ def _parse_record(record: str | None) -> tuple[bytes, bytes] | None:
         return None
 
 
-def _clean_label(label: str) -> str:
+def clean_label(label: str) -> str:
     label = label.strip()
     if not label or len(label) > MAX_LABEL or not label.isprintable():
         raise ValueError(f"a key label must be 1 to {MAX_LABEL} printable characters")
@@ -97,7 +97,7 @@ def _clean_label(label: str) -> str:
     return label
 
 
-def _info(entry: dict[str, Any], last_used: str | None = None) -> KeyInfo:
+def key_info(entry: dict[str, Any], last_used: str | None = None) -> KeyInfo:
     stored = entry.get("last_used")
     newest = max(filter(None, (stored, last_used)), default=None)
     return KeyInfo(
@@ -192,7 +192,7 @@ class KeyStore:
     def _record(self, key_id: str) -> tuple[bytes, bytes] | None:
         if key_id not in self._records:
             try:
-                self._records[key_id] = _parse_record(self._secrets.get(key_id))
+                self._records[key_id] = parse_record(self._secrets.get(key_id))
             except KeyStoreError as exc:
                 log.error("cannot read a key hash, rejecting the key: %s", exc)
                 return None
@@ -204,13 +204,13 @@ class KeyStore:
             return bool(self._entries)
 
     def match(self, presented: str) -> KeyMatch | None:
-        key_id = _parse_key(presented)
+        key_id = parse_key(presented)
         with self._lock:
             self._refresh()
             entry = self._entries.get(key_id) if key_id else None
             record = self._record(key_id) if entry and key_id else None
-        salt, digest = record or (_DUMMY_SALT, _DUMMY_DIGEST)
-        candidate = _digest(salt, presented if key_id else "")
+        salt, digest = record or (DUMMY_SALT, DUMMY_DIGEST)
+        candidate = key_digest(salt, presented if key_id else "")
         equal = hmac.compare_digest(candidate, digest)
         if not (equal and record and entry):
             return None
@@ -224,7 +224,7 @@ class KeyStore:
     def list(self) -> list[KeyInfo]:
         with self._lock:
             self._refresh(force=True)
-            infos = [_info(e, self._pending.get(i)) for i, e in self._entries.items()]
+            infos = [key_info(e, self._pending.get(i)) for i, e in self._entries.items()]
         return sorted(infos, key=lambda i: (i.created, i.label))
 
     # writing ------------------------------------------------------------------------
@@ -233,7 +233,7 @@ class KeyStore:
         """A new key: its info and the plaintext key, which is shown once and kept nowhere.
 
         ``owner``: the key of the machine's owner, which may also decide tool approvals."""
-        label = _clean_label(label)
+        label = clean_label(label)
         with self._lock, file_lock(self._lock_path):
             doc = self._read_doc()
             if any(e.get("label") == label for e in doc["keys"]):
@@ -243,7 +243,7 @@ class KeyStore:
             while key_id in taken:
                 key_id = secrets.token_hex(6)
             key = f"sk-tm-{key_id}-{secrets.token_urlsafe(32)}"
-            record = _make_record(key)
+            record = make_record(key)
             self._secrets.set(key_id, record)  # first: a listed key always has its hash
             entry = {
                 "id": key_id,
@@ -262,9 +262,9 @@ class KeyStore:
                 with contextlib.suppress(Exception):
                     self._secrets.delete(key_id)
                 raise
-            self._records[key_id] = _parse_record(record)
+            self._records[key_id] = parse_record(record)
             self._refresh(force=True)
-        return _info(entry), key
+        return key_info(entry), key
 
     def revoke(self, label_or_id: str) -> KeyInfo:
         """Remove a key by label (or id). It stops matching everywhere within two seconds."""
@@ -287,7 +287,7 @@ class KeyStore:
                 self._secrets.delete(entry["id"])
             except KeyStoreError as exc:
                 log.warning("key %s revoked; its hash stays behind: %s", entry["label"], exc)
-        return _info(entry)
+        return key_info(entry)
 
     def touch(self, key_id: str) -> None:
         """Note a key's use (label or id); written in the background, at most once a minute."""

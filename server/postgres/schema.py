@@ -49,6 +49,20 @@ STEPS: tuple[tuple[int, str], ...] = (
         );
         """,
     ),
+    (
+        2,
+        """
+        CREATE TABLE client_keys (
+            id TEXT PRIMARY KEY,
+            label TEXT NOT NULL UNIQUE,
+            created TEXT NOT NULL,
+            last_used TEXT,
+            fingerprint TEXT NOT NULL,
+            owner BOOLEAN NOT NULL DEFAULT FALSE,
+            record TEXT NOT NULL
+        );
+        """,
+    ),
 )
 
 
