@@ -15,7 +15,7 @@ from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
 
-from bench import agent_paths, cold_start, concurrency, latency, long_sessions, ttft
+from bench import agent_paths, cold_start, concurrency, latency, long_sessions, storage, ttft
 from bench._harness import (
     Report,
     Row,
@@ -33,6 +33,7 @@ FULL: dict[str, list[str]] = {
     "long_sessions": ["--requests", "20", "--warmup", "3"],
     "cold_start": ["--runs", "5", "--settle", "3"],
     "agent_paths": ["--requests", "100", "--warmup", "10"],
+    "storage": ["--requests", "100", "--warmup", "10"],
 }
 QUICK: dict[str, list[str]] = {
     "latency": ["--requests", "40", "--warmup", "10"],
@@ -41,6 +42,7 @@ QUICK: dict[str, list[str]] = {
     "long_sessions": ["--requests", "5", "--warmup", "2", "--lengths", "10,1000"],
     "cold_start": ["--runs", "2", "--settle", "2"],
     "agent_paths": ["--requests", "20", "--warmup", "5"],
+    "storage": ["--requests", "20", "--warmup", "5"],
 }
 MODULES: dict[str, ModuleType] = {
     "latency": latency,
@@ -49,6 +51,7 @@ MODULES: dict[str, ModuleType] = {
     "long_sessions": long_sessions,
     "cold_start": cold_start,
     "agent_paths": agent_paths,
+    "storage": storage,  # needs PostgreSQL's binaries; skipped without them
 }
 
 
@@ -86,12 +89,21 @@ def run_one(name: str, sizes: list[str], json_dir: Path | None) -> Report | None
     return report
 
 
+def postgres_installed() -> bool:
+    from tests.postgres_server import binaries
+
+    return binaries() is not None
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     sizes = QUICK if args.quick else FULL
     names = args.only.split(",") if args.only else list(sizes)
     reports = {}
     for name in names:
+        if name == "storage" and not postgres_installed():
+            print("\n## storage: skipped (PostgreSQL is not installed: apt-get install postgresql)")
+            continue
         if args.wait_quiet:
             cores = wait_for_quiet(args.wait_quiet)
             print(f"\n(other processes at {cores:.2f} cores before {name})")

@@ -49,6 +49,7 @@ def create_app(state: ServerState) -> FastAPI:
         state.interrupt_all("the server is shutting down")
         await state.generation.runtime.stop(shutting_down=True)
         await state.mcp_pool.close_all()  # and those of replaced configs, still in their grace
+        await state.locks.aclose()
         await state.direct.aclose()
 
     app = FastAPI(

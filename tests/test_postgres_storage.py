@@ -5,6 +5,7 @@ serving one conversation, over real HTTP against a real PostgreSQL started here.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import threading
 from collections.abc import Iterator
@@ -279,3 +280,45 @@ def test_sigkill_of_a_replica_during_streaming_turns_leaves_whole_turns(
     for _, _, messages in rows:
         assert isinstance(json.loads(bytes(messages)), list)  # whole, parseable turns
     assert unlocked  # the dead replica's session locks went with its connections
+
+
+def test_session_lock_connections_are_reused_only_once_their_lock_is_released(
+    database: str,
+) -> None:
+    import asyncio
+
+    from server.postgres.session_locks import PostgresSessionLocks
+
+    async def scenario() -> None:
+        first, second = PostgresSessionLocks(database), PostgresSessionLocks(database)
+        order: list[str] = []
+        for turn in range(3):  # one connection serves every turn of a replica
+            async with first.hold(REF):
+                order.append(f"turn {turn}")
+            assert len(first._idle) == 1
+        kept = first._idle[0]
+
+        async def waiter(name: str) -> None:
+            async with second.hold(REF):
+                order.append(name)
+
+        async with first.hold(REF):
+            assert first._idle == []  # the kept connection holds the lock now
+            waiting = asyncio.create_task(waiter("second replica"))
+            await asyncio.sleep(0.3)
+            assert not waiting.done()  # the other replica waits in PostgreSQL
+            waiting.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await waiting
+            assert second._idle == []  # a cancelled wait is never kept
+            late = asyncio.create_task(waiter("after release"))
+            await asyncio.sleep(0.2)
+            assert not late.done()
+        await asyncio.wait_for(late, 5)  # released: the other replica gets it at once
+        assert first._idle == [kept] and len(second._idle) == 1
+        assert order == ["turn 0", "turn 1", "turn 2", "after release"]
+        await first.aclose()
+        await second.aclose()
+        assert kept.closed
+
+    asyncio.run(scenario())

@@ -16,6 +16,10 @@ class SessionLocks:
     def __len__(self) -> int:
         return len(self._locks)
 
+    async def aclose(self) -> None:
+        """Let go of what the locks keep open (nothing here; a shared database's locks
+        keep connections)."""
+
     @asynccontextmanager
     async def hold(self, key: Hashable) -> AsyncIterator[None]:
         lock, users = self._locks.get(key, (None, 0))
