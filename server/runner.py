@@ -30,6 +30,7 @@ from server.mcp.pool import McpPool
 from server.memory import MemoryService
 from server.paths import prepare_data_dir, resolve_data_dir
 from server.postgres.history_store import PostgresHistoryStore
+from server.postgres.memory_store import PostgresMemoryStore
 from server.postgres.session_locks import PostgresSessionLocks
 from server.security.auth import Authenticator, EnvironmentKeys, KeySource, env_flag
 from server.security.connection_guard import ConnectionLimits, connection_cap, raise_open_file_limit
@@ -246,8 +247,12 @@ class ServerHandle:
         )
         check_exposure(self.options.host, authenticator)
         knowledge = KnowledgeService(config, data_dir, self.status)
-        memory = MemoryService.open(data_dir, config.embeddings_model)
         shared = isinstance(store, PostgresHistoryStore)  # replicas: turns locked in the database
+        memory = MemoryService.open(
+            data_dir,
+            config.embeddings_model,
+            PostgresMemoryStore(store.url) if isinstance(store, PostgresHistoryStore) else None,
+        )
         locks = PostgresSessionLocks(store.url) if shared else SessionLocks()
         if config_path is not None:
             self.approvals.on_always = lambda pending: remember_always(config_path, pending)

@@ -15,7 +15,8 @@ from typing import Any
 import pytest
 
 from server.config import ConfigError, load_config
-from server.postgres.history_store import DatabaseUnavailable, PostgresHistoryStore
+from server.postgres.database import DatabaseUnavailable
+from server.postgres.history_store import PostgresHistoryStore
 from server.postgres.schema import STEPS, migrate
 from server.sessions import HistoryStore
 from server.sessions.ids import SessionRef
@@ -125,7 +126,13 @@ def test_a_lost_database_is_a_503_sentence_and_the_store_recovers(tmp_path: Path
         store.append_turn(REF, b"kept")
         told: list[tuple[str, str]] = []
         store.report = lambda state, message: told.append((state, message))
-        store._db.close()  # the connection drops (as when the database restarts)
+        import psycopg
+
+        with psycopg.connect(url, autocommit=True) as admin:  # the connection drops, as when
+            admin.execute(  # the database restarts
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                "WHERE application_name = 'traymind'"
+            )
         assert store.recent_turns(REF, 1000) == [b"kept"]  # connects again by itself
     with pytest.raises(DatabaseUnavailable) as caught:  # the cluster is gone now
         store.recent_turns(REF, 1000)

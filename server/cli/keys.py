@@ -7,13 +7,11 @@ Only ``keys create`` writes to stdout, and only the new key, so scripts can capt
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from typing import TYPE_CHECKING, Any
 
-from server.cli.common import EXIT_FAILED, EXIT_OK, EXIT_UNAVAILABLE, add_data_dir
-from server.config import ConfigError, load_config, locate_config
-from server.config.schema import STORAGE_URL_ENV
+from server.cli.common import EXIT_FAILED, EXIT_OK, EXIT_UNAVAILABLE, add_data_dir, storage_url
+from server.config import ConfigError
 from server.keys.backends import BACKENDS, KeyringUnavailable, KeyStoreError
 from server.keys.client_keys import KeyInfo, KeyStore
 from server.paths import resolve_data_dir
@@ -93,15 +91,6 @@ def _run(args: argparse.Namespace, store: KeyStore | PostgresKeyStore) -> int:
         info = store.revoke(args.name)
         print(f"Revoked key {info.label!r} (fingerprint {info.fingerprint}).", file=sys.stderr)
     return EXIT_OK
-
-
-def storage_url(config_path: str | None) -> str | None:
-    """The shared database replicas keep their keys in: ``$TRAYMIND_STORAGE_URL``, else
-    ``storage.url`` of the config named with ``--config`` (no config is read otherwise)."""
-    url = os.environ.get(STORAGE_URL_ENV)
-    if url or not config_path:
-        return url or None
-    return load_config(locate_config(config_path)).storage.url
 
 
 def run_keys(args: argparse.Namespace) -> int:

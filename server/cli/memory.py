@@ -1,17 +1,23 @@
 """``traymind memory``: see or correct what agents remember.
 
-Runs in its own process on the memory file the server uses (SQLite in WAL mode).
+Runs in its own process on the memory file the server uses (SQLite in WAL mode), or
+on the shared PostgreSQL database when ``TRAYMIND_STORAGE_URL`` is set (or ``--config``
+names a config with ``storage.url``).
 """
 
 from __future__ import annotations
 
 import argparse
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from server.cli.common import EXIT_FAILED, EXIT_OK, add_data_dir, note
+from server.cli.common import EXIT_FAILED, EXIT_OK, add_data_dir, note, storage_url
+from server.config import ConfigError
 from server.memory import MemoryNotFound, MemoryStore, memory_path
 from server.paths import resolve_data_dir
+
+if TYPE_CHECKING:
+    from server.postgres.memory_store import PostgresMemoryStore
 
 
 def add_memory_parser(subparsers: Any) -> None:
@@ -20,20 +26,31 @@ def add_memory_parser(subparsers: Any) -> None:
     actions = memory.add_subparsers(dest="memory_command", metavar="ACTION", required=True)
     listing = actions.add_parser("list", help="list an agent's memories, newest first")
     listing.add_argument("agent", metavar="AGENT", help="the agent's id")
-    add_data_dir(listing, config=False)
+    add_data_dir(listing)
     forget = actions.add_parser("forget", help="delete one memory")
     forget.add_argument("agent", metavar="AGENT", help="the agent's id")
     forget.add_argument("memory_id", metavar="ID", type=int, help="the memory's id (see list)")
-    add_data_dir(forget, config=False)
+    add_data_dir(forget)
 
 
 def run_memory(args: argparse.Namespace) -> int:
     """Run a ``memory`` action; 0 done, 1 failed (no such memory)."""
-    path = memory_path(resolve_data_dir(args.data_dir))
-    if not path.exists():
-        note(f"No memories yet (no {path}).")
-        return EXIT_OK if args.memory_command == "list" else EXIT_FAILED
-    store = MemoryStore(path).open()
+    try:
+        url = storage_url(args.config)
+    except ConfigError as exc:
+        note(f"traymind memory: {exc}")
+        return EXIT_FAILED
+    store: MemoryStore | PostgresMemoryStore
+    if url:
+        from server.postgres.memory_store import PostgresMemoryStore
+
+        store = PostgresMemoryStore(url).open()
+    else:
+        path = memory_path(resolve_data_dir(args.data_dir))
+        if not path.exists():
+            note(f"No memories yet (no {path}).")
+            return EXIT_OK if args.memory_command == "list" else EXIT_FAILED
+        store = MemoryStore(path).open()
     try:
         if args.memory_command == "list":
             return _list_memories(store, args.agent)
@@ -47,7 +64,7 @@ def run_memory(args: argparse.Namespace) -> int:
         store.close()
 
 
-def _list_memories(store: MemoryStore, agent: str) -> int:
+def _list_memories(store: MemoryStore | PostgresMemoryStore, agent: str) -> int:
     memories = store.memories(agent)
     if not memories:
         note(f"Agent '{agent}' remembers nothing yet.")

@@ -99,11 +99,16 @@ def format_passages(passages: Sequence[Passage], notes: Sequence[str] = ()) -> s
     return "\n\n".join([*notes, *blocks])
 
 
-def match_expression(query: str) -> str | None:
-    """An FTS5 expression matching any of the query's words (stop words dropped)."""
+def query_words(query: str) -> list[str]:
+    """The words a search looks for: lower-cased, stop words dropped, at most 32."""
     words = [w.lower() for w in WORD.findall(query)]
     kept = [w for w in words if w not in STOPWORDS] or words
-    unique = list(dict.fromkeys(kept))[:32]
+    return list(dict.fromkeys(kept))[:32]
+
+
+def match_expression(query: str) -> str | None:
+    """An FTS5 expression matching any of the query's words (stop words dropped)."""
+    unique = query_words(query)
     if not unique:
         return None
     return " OR ".join('"' + w.replace('"', '""') + '"' for w in unique)

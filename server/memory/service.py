@@ -15,11 +15,14 @@ from typing import TYPE_CHECKING
 from server.config.schema import ModelConfig
 from server.embeddings.client import EmbeddingError, HttpEmbedder, embedder_for
 from server.embeddings.vectors import VectorMatrix, fuse, pack
-from server.knowledge.search import embed_query, match_expression
+from server.knowledge.search import embed_query
 from server.memory.store import NOAUTH, Memory, MemoryStore
 
 if TYPE_CHECKING:
     from server.embeddings.client import Embedder
+    from server.postgres.memory_store import PostgresMemoryStore
+
+    AnyMemoryStore = MemoryStore | PostgresMemoryStore
 
 log = logging.getLogger(__name__)
 
@@ -39,17 +42,24 @@ def _embedder_for(model: ModelConfig | None) -> HttpEmbedder | None:
 class MemoryService:
     """Memories of every agent, over one ``MemoryStore``."""
 
-    def __init__(self, store: MemoryStore, embedder: Embedder | None = None) -> None:
+    def __init__(self, store: AnyMemoryStore, embedder: Embedder | None = None) -> None:
         self.store = store
         self.embedder = embedder
 
     @classmethod
-    def open(cls, data_dir: Path, embeddings: ModelConfig | None = None) -> MemoryService:
-        """The memory of a data dir, with semantic ranking when an ``embeddings`` model is given.
+    def open(
+        cls,
+        data_dir: Path,
+        embeddings: ModelConfig | None = None,
+        store: AnyMemoryStore | None = None,
+    ) -> MemoryService:
+        """The memory of a data dir (or of ``store``: the PostgreSQL one replicas share),
+        with semantic ranking when an ``embeddings`` model is given.
 
-        The SQLite file is opened on first use, so a server that fails to start leaks nothing.
+        The store is opened on first use, so a server that fails to start leaks nothing.
         """
-        return cls(MemoryStore.in_data_dir(data_dir), _embedder_for(embeddings))
+        chosen = store if store is not None else MemoryStore.in_data_dir(data_dir)
+        return cls(chosen, _embedder_for(embeddings))
 
     def update(self, embeddings: ModelConfig | None) -> None:
         """Adopt a reloaded config's embeddings model (the memories themselves stay)."""
@@ -93,10 +103,7 @@ class MemoryService:
         self, agent: str, query: str, limit: int = 5, namespace: str = NOAUTH
     ) -> list[Memory]:
         """The agent's memories in ``namespace`` that match ``query``, best first (may be empty)."""
-        lexical: list[int] = []
-        expression = match_expression(query)
-        if expression is not None:
-            lexical = self.store.lexical(agent, expression, limit * 2, namespace)
+        lexical = self.store.lexical(agent, query, limit * 2, namespace)
         semantic: list[int] = []
         if self.embedder is not None:
             ids, blobs = self.store.vectors(agent, self.embedder.identity, namespace)

@@ -24,6 +24,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from server.knowledge.search import match_expression
 from server.paths import prepare_data_dir
 from server.sessions.storage import FileIdentity, Report, lost_sentence
 
@@ -215,8 +216,11 @@ class MemoryStore:
             db.execute("DELETE FROM memories WHERE id=?", (memory_id,))
             return Memory(*row)
 
-    def lexical(self, agent: str, match: str, limit: int, namespace: str = NOAUTH) -> list[int]:
-        """The agent's memory ids (of one namespace) matching an FTS5 expression, best first."""
+    def lexical(self, agent: str, query: str, limit: int, namespace: str = NOAUTH) -> list[int]:
+        """The agent's memory ids (of one namespace) sharing words with ``query``, best first."""
+        match = match_expression(query)
+        if match is None:
+            return []
         with self._conn() as db:
             rows = db.execute(
                 "SELECT m.id FROM memories_fts f JOIN memories m ON m.id = f.rowid"

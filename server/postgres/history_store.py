@@ -8,39 +8,18 @@ advisory lock on the session, so two replicas never number a turn alike.
 
 A lost database (a restart, a network cut) is a 503 with a sentence, and nothing is
 written half; the next call connects again, so the replica recovers when the database
-returns. One connection, used under a lock: the store's calls come from worker threads.
+returns (``server.postgres.database``: one connection, used under a lock).
 """
 
 from __future__ import annotations
 
 import json
-import logging
-import threading
 import time
 from typing import Any
 
-from server.postgres.schema import migrate
+from server.postgres.database import Database
 from server.sessions.ids import SessionRef
-from server.sessions.store import StorageError, within_budget
-
-log = logging.getLogger(__name__)
-
-CONNECT_TIMEOUT = 5
-
-
-class DatabaseUnavailable(StorageError):
-    status = 503
-    code = "database_unavailable"
-
-
-def describe(url: str) -> str:
-    """``host:port/db`` of a URL, for the status and the log (never a password)."""
-    from psycopg.conninfo import conninfo_to_dict
-
-    info = conninfo_to_dict(url)
-    host = info.get("host") or "localhost"
-    port = info.get("port") or "5432"
-    return f"{host}:{port}/{info.get('dbname') or ''}"
+from server.sessions.store import within_budget
 
 
 class PostgresHistoryStore:
@@ -48,79 +27,26 @@ class PostgresHistoryStore:
 
     def __init__(self, url: str) -> None:
         self.url = url
-        self.where = describe(url)
+        self.database = Database(url, "conversation", saved="Conversations are saved.")
+        self.where = self.database.where
         self.path = f"PostgreSQL at {self.where}"  # what messages name, like the SQLite path
-        self._lock = threading.Lock()
-        self._db: Any = None
-        self.report: Any = None  # the server sets it: the status hub's "storage"
-        self._failing = False
 
-    # --- connection --------------------------------------------------------------------
+    @property
+    def report(self) -> Any:
+        return self.database.report
+
+    @report.setter
+    def report(self, value: Any) -> None:  # the server sets it: the status hub's "storage"
+        self.database.report = value
 
     def open(self) -> None:
-        with self._lock:
-            self._connect()
+        self.database.open()
 
     def close(self) -> None:
-        with self._lock:
-            if self._db is not None:
-                self._db.close()
-                self._db = None
-
-    def _connect(self) -> Any:
-        import psycopg
-
-        if self._db is not None and not self._db.closed:
-            return self._db
-        try:
-            db = psycopg.connect(
-                self.url,
-                autocommit=True,
-                connect_timeout=CONNECT_TIMEOUT,
-                application_name="traymind",
-            )
-            migrate(db)
-        except psycopg.Error as exc:
-            raise self._unavailable(exc) from None
-        self._db = db
-        if self._failing:
-            self._failing = False
-            log.info("the session store reaches %s again", self.where)
-            self._tell("ok", "Conversations are saved.")
-        return db
-
-    def _unavailable(self, exc: BaseException) -> DatabaseUnavailable:
-        message = (
-            f"The conversation database (PostgreSQL at {self.where}) cannot be reached; "
-            "nothing was stored. Try again once it is back."
-        )
-        log.error("%s (%s)", message, str(exc).strip().splitlines()[0] if str(exc) else exc)
-        if self._db is not None:
-            try:
-                self._db.close()
-            finally:
-                self._db = None
-        self._failing = True
-        self._tell("error", message)
-        return DatabaseUnavailable(message)
-
-    def _tell(self, state: str, message: str) -> None:
-        if self.report is not None:
-            self.report(state, message)
+        self.database.close()
 
     def _run(self, work: Any) -> Any:
-        """``work(connection)`` under the lock; a lost database becomes a 503."""
-        import psycopg
-
-        with self._lock:
-            db = self._connect()
-            try:
-                return work(db)
-            except psycopg.OperationalError as exc:
-                raise self._unavailable(exc) from None
-            except psycopg.Error as exc:
-                log.error("session store query failed on %s: %s", self.where, exc)
-                raise StorageError(f"The conversation database refused a query: {exc}") from None
+        return self.database.run(work)
 
     # --- the store's contract ----------------------------------------------------------
 

@@ -34,7 +34,7 @@ from server.keys.client_keys import (
     parse_record,
 )
 from server.keys.files import now_iso
-from server.postgres.history_store import CONNECT_TIMEOUT, describe
+from server.postgres.database import CONNECT_TIMEOUT, describe
 from server.postgres.schema import migrate
 from server.security.auth import KeyMatch, key_fingerprint, key_namespace
 

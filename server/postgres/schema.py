@@ -63,6 +63,25 @@ STEPS: tuple[tuple[int, str], ...] = (
         );
         """,
     ),
+    (
+        3,
+        """
+        CREATE TABLE memories (
+            id BIGSERIAL PRIMARY KEY,
+            agent TEXT NOT NULL,
+            namespace TEXT NOT NULL,
+            text TEXT NOT NULL,
+            session TEXT,
+            created DOUBLE PRECISION NOT NULL,
+            vector BYTEA,
+            embedder TEXT,
+            words TSVECTOR GENERATED ALWAYS AS (to_tsvector('english', text)) STORED
+        );
+        CREATE UNIQUE INDEX memories_once ON memories (agent, namespace, lower(text));
+        CREATE INDEX memories_newest ON memories (agent, namespace, created);
+        CREATE INDEX memories_words ON memories USING GIN (words);
+        """,
+    ),
 )
 
 

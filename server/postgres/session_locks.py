@@ -22,7 +22,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-from server.postgres.history_store import DatabaseUnavailable, describe
+from server.postgres.database import DatabaseUnavailable, describe
 from server.sessions import SessionLocks
 
 CONNECT_TIMEOUT = 5
