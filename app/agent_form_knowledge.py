@@ -16,15 +16,12 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QGroupBox,
     QHBoxLayout,
-    QLineEdit,
     QListWidget,
-    QListWidgetItem,
     QPushButton,
     QVBoxLayout,
-    QWidget,
 )
 
-from app.agent_form_tools import ChooseFolder, error_label, set_error
+from app.agent_form_tools import ChooseFolder, InlineAdd, checkable, error_label, set_error
 from app.status_text import knowledge_state_text
 
 GIT_FOLDER = "knowledge"  # beside config.yaml: where new Git bases are cloned
@@ -65,22 +62,11 @@ class KnowledgeBox(QGroupBox):
         self.add_button.clicked.connect(self.add_folder)
         self.add_git_button = QPushButton("Add Git repository…")
         self.add_git_button.clicked.connect(self._open_git)
-        self.git_row = QWidget()
-        self.git_url = QLineEdit()
-        self.git_url.setPlaceholderText("https://github.com/team/handbook.git")
-        self.git_branch = QLineEdit()
-        self.git_branch.setPlaceholderText("main")
-        self.confirm_git = QPushButton("Add")
-        self.confirm_git.clicked.connect(self.add_git)
-        cancel = QPushButton("Cancel")
-        cancel.clicked.connect(self.git_row.hide)
-        git_layout = QHBoxLayout(self.git_row)
-        git_layout.setContentsMargins(0, 0, 0, 0)
-        git_layout.addWidget(self.git_url, 4)
-        git_layout.addWidget(self.git_branch, 1)
-        git_layout.addWidget(self.confirm_git)
-        git_layout.addWidget(cancel)
-        self.git_row.hide()
+        self.git_row = InlineAdd(
+            "https://github.com/team/handbook.git", "branch (main)", self.add_git, (4, 1)
+        )
+        self.git_url, self.git_branch = self.git_row.first, self.git_row.second
+        self.confirm_git = self.git_row.confirm
         self.error = error_label()
         layout = QVBoxLayout(self)
         layout.addWidget(self.bases)
@@ -128,10 +114,7 @@ class KnowledgeBox(QGroupBox):
         self._add_new(Path(folder).name, {"path": folder}, folder)
 
     def _open_git(self) -> None:
-        self.git_url.clear()
-        self.git_branch.clear()
-        self.git_row.show()
-        self.git_url.setFocus()
+        self.git_row.open()
 
     def add_git(self) -> None:
         url = self.git_url.text().strip()
@@ -180,8 +163,4 @@ class KnowledgeBox(QGroupBox):
 
     def _add_item(self, base_id: str, where: str, checked: bool) -> None:
         self._where[base_id] = where
-        item = QListWidgetItem(self._label(base_id))
-        item.setData(Qt.ItemDataRole.UserRole, base_id)
-        item.setFlags(item.flags() | Qt.ItemFlag.ItemIsUserCheckable)
-        item.setCheckState(Qt.CheckState.Checked if checked else Qt.CheckState.Unchecked)
-        self.bases.addItem(item)
+        self.bases.addItem(checkable(self._label(base_id), base_id, checked))

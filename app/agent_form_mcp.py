@@ -21,15 +21,13 @@ from PySide6.QtWidgets import (
     QGroupBox,
     QHBoxLayout,
     QLabel,
-    QLineEdit,
     QListWidget,
     QListWidgetItem,
     QPushButton,
     QVBoxLayout,
-    QWidget,
 )
 
-from app.agent_form_tools import MCP, error_label, set_error
+from app.agent_form_tools import MCP, InlineAdd, checkable, error_label, set_error
 from app.background import Jobs
 from server.mcp.probe import McpProbeFailed, McpTool, probe_server, server_config
 from server.tools.ref import ToolRef
@@ -60,14 +58,6 @@ def checked(items: QListWidget) -> list[str]:
     rows = [items.item(i) for i in range(items.count())]
     on = Qt.CheckState.Checked
     return [str(r.data(Qt.ItemDataRole.UserRole)) for r in rows if r.checkState() == on]
-
-
-def checkable(text: str, key: str, on: bool) -> QListWidgetItem:
-    item = QListWidgetItem(text)
-    item.setData(Qt.ItemDataRole.UserRole, key)
-    item.setFlags(item.flags() | Qt.ItemFlag.ItemIsUserCheckable)
-    item.setCheckState(Qt.CheckState.Checked if on else Qt.CheckState.Unchecked)
-    return item
 
 
 class McpBox(QGroupBox):
@@ -102,23 +92,13 @@ class McpBox(QGroupBox):
         self.tools.setToolTip("Untick a tool to keep it from this agent")
         self.tools.itemChanged.connect(self._allow_changed)
         self.tools.hide()
-        # the "Add server" row, shown by Add server…
-        self.adding = QWidget()
-        self.new_name = QLineEdit()
-        self.new_name.setPlaceholderText("name, e.g. github")
-        self.new_command = QLineEdit()
-        self.new_command.setPlaceholderText("a command (npx -y @scope/server …) or an http(s) URL")
-        self.confirm_add = QPushButton("Add")
-        self.confirm_add.clicked.connect(self.add_server)
-        cancel = QPushButton("Cancel")
-        cancel.clicked.connect(self.adding.hide)
-        add_row = QHBoxLayout(self.adding)
-        add_row.setContentsMargins(0, 0, 0, 0)
-        add_row.addWidget(self.new_name, 1)
-        add_row.addWidget(self.new_command, 3)
-        add_row.addWidget(self.confirm_add)
-        add_row.addWidget(cancel)
-        self.adding.hide()
+        self.adding = InlineAdd(
+            "name, e.g. github",
+            "a command (npx -y @scope/server …) or an http(s) URL",
+            self.add_server,
+        )
+        self.new_name, self.new_command = self.adding.first, self.adding.second
+        self.confirm_add = self.adding.confirm
         self.error = error_label()
         buttons = QHBoxLayout()
         buttons.addWidget(self.add_button)
@@ -195,10 +175,7 @@ class McpBox(QGroupBox):
     # --- adding ------------------------------------------------------------------------
 
     def _open_add(self) -> None:
-        self.new_name.clear()
-        self.new_command.clear()
-        self.adding.show()
-        self.new_name.setFocus()
+        self.adding.open()
 
     def add_server(self) -> None:
         name = self.new_name.text().strip()

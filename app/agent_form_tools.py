@@ -24,6 +24,7 @@ from PySide6.QtWidgets import (
     QLabel,
     QLineEdit,
     QListWidget,
+    QListWidgetItem,
     QPushButton,
     QSpinBox,
     QVBoxLayout,
@@ -70,6 +71,50 @@ def error_label() -> QLabel:
 def set_error(label: QLabel, text: str) -> None:
     label.setText(text)
     label.setVisible(bool(text))
+
+
+def checkable(text: str, key: str, on: bool) -> QListWidgetItem:
+    """A list row with a tick box; ``key`` (the id it stands for) is its UserRole data."""
+    item = QListWidgetItem(text)
+    item.setData(Qt.ItemDataRole.UserRole, key)
+    item.setFlags(item.flags() | Qt.ItemFlag.ItemIsUserCheckable)
+    item.setCheckState(Qt.CheckState.Checked if on else Qt.CheckState.Unchecked)
+    return item
+
+
+class InlineAdd(QWidget):
+    """A hidden row of two fields with Add and Cancel, opened by a picker's "Add …" button
+    (inline rather than a modal dialog: nothing pops up over the form)."""
+
+    def __init__(
+        self,
+        first: str,
+        second: str,
+        on_add: Callable[[], None],
+        widths: tuple[int, int] = (1, 3),
+    ) -> None:
+        super().__init__()
+        self.first = QLineEdit()
+        self.first.setPlaceholderText(first)
+        self.second = QLineEdit()
+        self.second.setPlaceholderText(second)
+        self.confirm = QPushButton("Add")
+        self.confirm.clicked.connect(on_add)
+        cancel = QPushButton("Cancel")
+        cancel.clicked.connect(self.hide)
+        row = QHBoxLayout(self)
+        row.setContentsMargins(0, 0, 0, 0)
+        row.addWidget(self.first, widths[0])
+        row.addWidget(self.second, widths[1])
+        row.addWidget(self.confirm)
+        row.addWidget(cancel)
+        self.hide()
+
+    def open(self) -> None:
+        self.first.clear()
+        self.second.clear()
+        self.show()
+        self.first.setFocus()
 
 
 def option_default(tool: str, option: str) -> Any:

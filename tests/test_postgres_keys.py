@@ -8,12 +8,10 @@ constant-time matching, labels unique, near misses refused).
 
 from __future__ import annotations
 
-import itertools
 import os
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -22,24 +20,13 @@ import pytest
 from server.keys.backends import KeyStoreError
 from server.postgres.key_store import PostgresKeyStore
 from tests.harness import BASE_ENV, ROOT, ServeProcess, agent_config, write_config
-from tests.postgres_server import binaries, fresh_database, postgres_server, wait_for
+from tests.postgres_server import binaries, wait_for
 from tests.upstream import Upstream
 
+pytest_plugins = ("tests.postgres_conftest",)
 pytestmark = pytest.mark.skipif(
     binaries() is None, reason="PostgreSQL is not installed (apt-get install postgresql)"
 )
-NAMES = (f"keys{i}" for i in itertools.count())
-
-
-@pytest.fixture(scope="module")
-def cluster() -> Iterator[str]:
-    with postgres_server() as url:
-        yield url
-
-
-@pytest.fixture
-def database(cluster: str) -> str:
-    return fresh_database(cluster, next(NAMES))
 
 
 def test_a_key_is_a_hash_in_one_row_and_matches_only_itself(database: str) -> None:

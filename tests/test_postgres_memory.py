@@ -3,7 +3,6 @@ remembered through one replica recalled through another, over real HTTP."""
 
 from __future__ import annotations
 
-import itertools
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,20 +15,15 @@ from server.memory import MemoryNotFound, MemoryService, MemoryStore
 from server.memory.store import SHARED
 from server.postgres.memory_store import PostgresMemoryStore
 from tests.harness import agent_config, client, running_server
-from tests.postgres_server import binaries, fresh_database, postgres_server
+from tests.postgres_conftest import new_name
+from tests.postgres_server import binaries, fresh_database
 from tests.upstream import Reply, Upstream
 
+pytest_plugins = ("tests.postgres_conftest",)
 pytestmark = pytest.mark.skipif(
     binaries() is None, reason="PostgreSQL is not installed (apt-get install postgresql)"
 )
-NAMES = (f"memory{i}" for i in itertools.count())
 KEY = "sk-test-postgres-memory"
-
-
-@pytest.fixture(scope="module")
-def cluster() -> Iterator[str]:
-    with postgres_server() as url:
-        yield url
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -37,7 +31,7 @@ def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Any]:
     if request.param == "sqlite":
         made: Any = MemoryStore(tmp_path / "memory.sqlite3").open()
     else:
-        database = fresh_database(request.getfixturevalue("cluster"), next(NAMES))
+        database = fresh_database(request.getfixturevalue("cluster"), new_name())
         made = PostgresMemoryStore(database).open()
     yield made
     made.close()
@@ -90,7 +84,7 @@ def test_vectors_are_kept_by_embedder(store: Any) -> None:
 def test_a_fact_remembered_through_one_replica_is_recalled_through_the_other(
     tmp_path: Path, upstream: Upstream, cluster: str, monkeypatch, capsys
 ) -> None:
-    database = fresh_database(cluster, next(NAMES))
+    database = fresh_database(cluster, new_name())
     config = {
         **agent_config(upstream.base_url, general={"memory": True}),
         "storage": {"url": database},

@@ -6,7 +6,6 @@ serving one conversation, over real HTTP against a real PostgreSQL started here.
 from __future__ import annotations
 
 import contextlib
-import itertools
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,25 +20,15 @@ from server.postgres.schema import STEPS, migrate
 from server.sessions import HistoryStore
 from server.sessions.ids import SessionRef
 from tests.harness import ServeProcess, agent_config, client, running_server, write_config
+from tests.postgres_conftest import new_name
 from tests.postgres_server import binaries, fresh_database, postgres_server, wait_for
 from tests.upstream import Reply, Upstream
 
+pytest_plugins = ("tests.postgres_conftest",)
 pytestmark = pytest.mark.skipif(
     binaries() is None, reason="PostgreSQL is not installed (apt-get install postgresql)"
 )
 KEY = "sk-test-postgres"
-NAMES = (f"db{i}" for i in itertools.count())
-
-
-@pytest.fixture(scope="module")
-def cluster() -> Iterator[str]:
-    with postgres_server() as url:
-        yield url
-
-
-@pytest.fixture
-def database(cluster: str) -> str:
-    return fresh_database(cluster, next(NAMES))
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -47,7 +36,7 @@ def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Any]:
     if request.param == "sqlite":
         made: Any = HistoryStore(tmp_path / "sessions.sqlite3")
     else:
-        made = PostgresHistoryStore(fresh_database(request.getfixturevalue("cluster"), next(NAMES)))
+        made = PostgresHistoryStore(fresh_database(request.getfixturevalue("cluster"), new_name()))
     made.open()
     yield made
     made.close()

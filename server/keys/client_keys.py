@@ -39,8 +39,8 @@ MAX_LABEL = 64
 _KEY_RE = re.compile(r"sk-tm-([0-9a-f]{12})-([A-Za-z0-9_-]{43})", re.ASCII)
 _KEY_LENGTH = 62  # len("sk-tm-") + 12 + len("-") + 43
 _ALG = "hmac-sha256"
-DUMMY_SALT = b"\x00" * 16
-DUMMY_DIGEST = b"\x00" * 32
+_DUMMY_SALT = b"\x00" * 16
+_DUMMY_DIGEST = b"\x00" * 32
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,6 +86,28 @@ def parse_record(record: str | None) -> tuple[bytes, bytes] | None:
         return bytes.fromhex(salt), bytes.fromhex(digest)
     except ValueError:
         return None
+
+
+def verified(
+    source: str,
+    presented: str,
+    entry: dict[str, Any] | None,
+    record: tuple[bytes, bytes] | None,
+) -> KeyMatch | None:
+    """The match when ``presented`` hashes to ``record`` (its entry's hash), else None.
+
+    The same work whether or not the key's id was known, so timing tells nothing."""
+    salt, digest = record or (_DUMMY_SALT, _DUMMY_DIGEST)
+    well_formed = parse_key(presented) is not None
+    equal = hmac.compare_digest(key_digest(salt, presented if well_formed else ""), digest)
+    if not (equal and record and entry):
+        return None
+    return KeyMatch(
+        source=source,
+        key_id=entry["label"],
+        namespace=key_namespace(presented),
+        owner=entry.get("owner") is True,
+    )
 
 
 def clean_label(label: str) -> str:
@@ -209,17 +231,7 @@ class KeyStore:
             self._refresh()
             entry = self._entries.get(key_id) if key_id else None
             record = self._record(key_id) if entry and key_id else None
-        salt, digest = record or (DUMMY_SALT, DUMMY_DIGEST)
-        candidate = key_digest(salt, presented if key_id else "")
-        equal = hmac.compare_digest(candidate, digest)
-        if not (equal and record and entry):
-            return None
-        return KeyMatch(
-            source=self.name,
-            key_id=entry["label"],
-            namespace=key_namespace(presented),
-            owner=entry.get("owner") is True,
-        )
+        return verified(self.name, presented, entry, record)
 
     def list(self) -> list[KeyInfo]:
         with self._lock:

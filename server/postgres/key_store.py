@@ -13,7 +13,6 @@ stay in force, and the status says so.
 from __future__ import annotations
 
 import contextlib
-import hmac
 import logging
 import secrets
 import threading
@@ -22,21 +21,19 @@ from typing import Any
 
 from server.keys.backends import KeyStoreError
 from server.keys.client_keys import (
-    DUMMY_DIGEST,
-    DUMMY_SALT,
     TOUCH_INTERVAL_SECONDS,
     KeyInfo,
     clean_label,
-    key_digest,
     key_info,
     make_record,
     parse_key,
     parse_record,
+    verified,
 )
 from server.keys.files import now_iso
 from server.postgres.database import CONNECT_TIMEOUT, describe
 from server.postgres.schema import migrate
-from server.security.auth import KeyMatch, key_fingerprint, key_namespace
+from server.security.auth import KeyMatch, key_fingerprint
 
 log = logging.getLogger(__name__)
 
@@ -150,16 +147,7 @@ class PostgresKeyStore:
         key_id = parse_key(presented)
         entry = self._entries.get(key_id) if key_id else None
         record = parse_record(entry["record"]) if entry else None
-        salt, digest = record or (DUMMY_SALT, DUMMY_DIGEST)
-        equal = hmac.compare_digest(key_digest(salt, presented if key_id else ""), digest)
-        if not (equal and record and entry):
-            return None
-        return KeyMatch(
-            source=self.name,
-            key_id=entry["label"],
-            namespace=key_namespace(presented),
-            owner=bool(entry["owner"]),
-        )
+        return verified(self.name, presented, entry, record)
 
     def list(self) -> list[KeyInfo]:
         self.refresh(strict=True)
