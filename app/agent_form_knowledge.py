@@ -22,7 +22,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.agent_form_tools import ChooseFolder, InlineAdd, checkable, error_label, set_error
-from app.status_text import knowledge_state_text
+from app.status_text import knowledge_problem_text, knowledge_state_text
 
 GIT_FOLDER = "knowledge"  # beside config.yaml: where new Git bases are cloned
 GIT_URL = ("https://", "http://", "file://", "ssh://", "git@")
@@ -119,7 +119,13 @@ class KnowledgeBox(QGroupBox):
     def add_git(self) -> None:
         url = self.git_url.text().strip()
         branch = self.git_branch.text().strip() or "main"
-        if not url.startswith(GIT_URL) and not Path(url).expanduser().is_absolute():
+        if any(c.isspace() for c in branch) or branch.startswith("-"):
+            set_error(self.error, f"“{branch}” is not a branch name (no spaces, no leading '-').")
+            return
+        scheme_only = url.rstrip("/") in ("https:", "http:", "file:", "ssh:", "git@")
+        if scheme_only or (
+            not url.startswith(GIT_URL) and not Path(url).expanduser().is_absolute()
+        ):
             set_error(
                 self.error,
                 "Give the repository's URL (https://…, ssh://…, git@host:team/repo.git or "
@@ -153,6 +159,9 @@ class KnowledgeBox(QGroupBox):
             text = self._label(base_id)
             if base is not None and base_id not in self.pending:
                 text += f" · {knowledge_state_text(base)}"
+                problem = knowledge_problem_text(base) if base.get("state") == "error" else ""
+                if problem:
+                    text += f": {problem[:160]}"
             if item.text() != text:
                 item.setText(text)
         self.bases.blockSignals(False)

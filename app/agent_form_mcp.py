@@ -11,6 +11,7 @@ tool is unticked, and an entry's other options stay as the file has them).
 
 from __future__ import annotations
 
+import re
 import shlex
 from collections.abc import Mapping
 from pathlib import Path
@@ -33,6 +34,7 @@ from server.mcp.probe import McpProbeFailed, McpTool, probe_server, server_confi
 from server.tools.ref import ToolRef
 
 NAME_RULE = "Give the server a name (letters, digits, '_' or '-'), and a command or URL."
+HOST_PORT = re.compile(r"^[\w.-]+:\d+(/\S*)?$")  # localhost:9000/mcp: a URL without its scheme
 
 
 def server_values(command_or_url: str) -> dict[str, object]:
@@ -190,6 +192,13 @@ class McpBox(QGroupBox):
         if name in self.known:
             set_error(self.error, f"A server named {name} exists already: tick it above.")
             return
+        if HOST_PORT.match(str(values.get("command", ""))) and not values.get("args"):
+            set_error(
+                self.error,
+                f"{values['command']} looks like an address: give it as "
+                f"http://{values['command']} (or https://) to reach a server over HTTP.",
+            )
+            return
         set_error(self.error, "")
         self.known[name] = dict(values)
         self.pending[name] = values
@@ -244,7 +253,13 @@ class McpBox(QGroupBox):
         where = describe(values) if values else "not under mcp_servers in config.yaml"
         tools = self.tools_of.get(name)
         if tools is None:
-            self.detail.setText(f"{name}: {where}. Test it to see its tools.")
+            allowed = self.allow.get(name)
+            limit = (
+                f" The agent may use only {', '.join(allowed)}."
+                if allowed is not None and name in self.checked()
+                else ""
+            )
+            self.detail.setText(f"{name}: {where}.{limit} Test it to see its tools.")
             self.tools.hide()
             return
         allow = self.allow.get(name)

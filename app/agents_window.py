@@ -146,6 +146,7 @@ class AgentsWindow(QWidget):
         self._check_timer.setInterval(CHECK_DELAY_MS)
         self._check_timer.timeout.connect(self.check)
         controller.reloaded.connect(self._server_reloaded)
+        controller.reloaded_from_disk.connect(self._changed_elsewhere)
         controller.problem.connect(self._server_problem)
         controller.status_changed.connect(self._show_sources)
         self._update_buttons()
@@ -379,6 +380,8 @@ class AgentsWindow(QWidget):
             return
         assert isinstance(result, list)
         self._show_problems(form, result)
+        if not result and self.message.text().startswith("Not saved: fix what is shown in red"):
+            self.message.clear()  # nothing is red any more: the old refusal would mislead
 
     def _show_problems(self, form: EntityForm, problems: list[ConfigProblem]) -> None:
         elsewhere = form.show_problems(problems)
@@ -447,6 +450,13 @@ class AgentsWindow(QWidget):
         if self._reloading:
             self._reloading = False
             self.message.setText(f"{self._done}; the server now uses it.")
+
+    def _changed_elsewhere(self) -> None:
+        """config.yaml changed (traymind agents, an editor, or this window's own save): show
+        it, unless a form holds edits not saved yet (Save then says it changed on disk)."""
+        form = self.form
+        if self.isVisible() and not self.busy and (form is None or not form.dirty):
+            self.reload()
 
     def _server_problem(self, problem: Problem) -> None:
         if self._reloading and problem.kind == "reload":

@@ -121,6 +121,7 @@ class ChatWidget(QWidget):
         layout.addLayout(bottom)
         controller.phase_changed.connect(self._on_phase)
         controller.reloaded.connect(self.refresh_models)
+        controller.reloaded_from_disk.connect(self.refresh_models)
         self._set_streaming(False)
 
     # --- the model list ----------------------------------------------------------------

@@ -48,7 +48,7 @@ from app.model_setup import (
     saved_default,
 )
 from app.server_controller import Problem, ServerController
-from server.keys.backends import KeyringUnavailable
+from server.keys.backends import KeyringUnavailable, choose_backend
 from server.keys.provider_keys import check_provider_keyring, get_provider_key
 
 KEY_NOTE = (
@@ -64,6 +64,7 @@ NO_KEYRING = (
     "that holds it under Key variable instead."
 )
 KEY_PLACEHOLDER = "kept in the OS keyring, never in config.yaml"
+FILE_PLACEHOLDER = "kept in the key file in the data folder (0600), never in config.yaml"
 KEPT_PLACEHOLDER = "a key is stored for this provider; leave blank to keep it"
 KEPT_NOTE = (
     "A key is stored for this provider (it is never shown): leave the field blank to keep "
@@ -109,6 +110,7 @@ class ModelsDialog(QDialog):
         self.preset.currentIndexChanged.connect(self._preset_changed)
         self.base_url = QLineEdit()
         self.base_url.textChanged.connect(self._update_note)
+        self.base_url.textEdited.connect(self._url_edited)
         self.key_env = QLineEdit()
         self.key_env.setPlaceholderText("no key needed")
         self.key_env.textChanged.connect(self._update_note)
@@ -191,6 +193,20 @@ class ModelsDialog(QDialog):
             self.name = self.model_name.itemText(index)
         self.load_saved()
 
+    def _url_edited(self, _text: str) -> None:
+        """A listed model belongs to the URL it was listed from: a new URL is tested again."""
+        if self.models.count():
+            self.models.clear()
+            self.message.setText("The URL changed: test the connection again, then choose.")
+
+    def _url_problem(self) -> str | None:
+        url = self.base_url.text().strip()
+        if self.current_preset().provider != "openai" or not url:
+            return None
+        if not url.lower().startswith(("http://", "https://")):
+            return f"The base URL must start with http:// or https:// (http://{url}?)."
+        return None
+
     def _new_name_typed(self, text: str) -> None:
         self.name = text.strip()
         self._update_save_label()
@@ -265,7 +281,7 @@ class ModelsDialog(QDialog):
     def _update_note(self, _text: str = "") -> None:
         env = self.key_env.text().strip()
         kept = self.kept_key_name() is not None
-        self.api_key.setPlaceholderText(KEPT_PLACEHOLDER if kept else KEY_PLACEHOLDER)
+        self.api_key.setPlaceholderText(KEPT_PLACEHOLDER if kept else self._key_placeholder())
         if not self.keyring_usable:
             text = NO_KEYRING
         elif self._key():
@@ -276,6 +292,13 @@ class ModelsDialog(QDialog):
             text = KEY_NOTE.format(env=env) if env else ""
         self.key_note.setText(text)
         self.key_note.setVisible(bool(text))
+
+    def _key_placeholder(self) -> str:
+        try:
+            in_file = choose_backend(self.controller.options.keystore) == "file"
+        except ValueError:
+            in_file = False
+        return FILE_PLACEHOLDER if in_file else KEY_PLACEHOLDER
 
     def _keyring_failed(self, error: BaseException) -> None:
         if isinstance(error, KeyringUnavailable):
@@ -298,6 +321,10 @@ class ModelsDialog(QDialog):
     # --- testing -----------------------------------------------------------------------
 
     def test_connection(self) -> None:
+        problem = self._url_problem()
+        if problem:
+            self.message.setText(problem)
+            return
         preset, url, env = self.current_preset(), self.base_url.text().strip(), self._env()
         key, kept = self._key(), self.kept_key_name()
         backend, data_dir = self.controller.options.keystore, self.controller.data_dir()
@@ -344,8 +371,15 @@ class ModelsDialog(QDialog):
         if not MODEL_NAME.fullmatch(model):
             self.message.setText(BAD_NAME)
             return
-        if self.new_name.isVisible() and model in model_names(self.controller.config_path()):
-            self.message.setText(f"A model named “{model}” exists already: choose it above.")
+        taken = {n.lower(): n for n in [DEFAULT_MODEL, *model_names(self.controller.config_path())]}
+        if self.new_name.isVisible() and model.lower() in taken:
+            self.message.setText(
+                f"A model named “{taken[model.lower()]}” exists already: choose it above."
+            )
+            return
+        problem = self._url_problem()
+        if problem:
+            self.message.setText(problem)
             return
         url = self.base_url.text().strip() or None
         key = self._key()

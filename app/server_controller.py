@@ -30,6 +30,7 @@ from server.config import ConfigError, locate_config
 from server.keys.client_keys import KeyStore
 from server.logging_setup import log_dir
 from server.paths import resolve_data_dir
+from server.postgres.key_store import PostgresKeyStore
 from server.runner import ServeOptions, ServerHandle, export_options
 from server.security.host_guard import is_loopback_host
 from server.status import StatusHub
@@ -47,6 +48,7 @@ class ServerController(QObject):
     status_changed = Signal()
     problem = Signal(object)  # a Problem: failed start, rejected reload or a warning
     reloaded = Signal()
+    reloaded_from_disk = Signal()  # the server followed an edit of config.yaml by itself
     approvals_changed = Signal()  # a tool call started waiting for approval, or was decided
     runtime_problem = Signal(str)  # a new problem while running (told once), as a sentence
 
@@ -152,15 +154,16 @@ class ServerController(QObject):
     def logs_dir() -> Path:
         return log_dir()
 
-    def keystore(self) -> KeyStore:
-        """The running server's key store, else one opened on the same data dir.
+    def keystore(self) -> KeyStore | PostgresKeyStore:
+        """The running server's key store (the shared database's with ``storage``), else
+        one opened on the same data dir.
 
         Raises ``KeyringUnavailable`` (a sentence naming the file fallback) or ``ValueError``.
         """
         handle = self.handle
         if handle is not None and handle.state is not None:
             for source in handle.state.authenticator.sources:
-                if isinstance(source, KeyStore):
+                if isinstance(source, KeyStore | PostgresKeyStore):
                     return source
         return KeyStore.open(self.data_dir(), self._options.keystore)
 
@@ -387,13 +390,11 @@ class ServerController(QObject):
             path = config.get("path")
             self.failure = Problem("reload", message, config_path=Path(path) if path else None)
             self.problem.emit(self.failure)
-        elif (
-            config.get("message") == "reloaded"
-            and self.failure is not None
-            and self.failure.kind in ("config", "reload")
-        ):
-            self.failure = None
-            self.reloaded.emit()
+        elif config.get("message") == "reloaded":  # the file changed (here, a terminal, an editor)
+            if self.failure is not None and self.failure.kind in ("config", "reload"):
+                self.failure = None
+                self.reloaded.emit()
+            self.reloaded_from_disk.emit()  # open windows show what the server now serves
         self.status_changed.emit()
 
     def _follow_runtime_problems(self) -> None:

@@ -14,16 +14,18 @@ import logging
 import os
 import socket
 import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import uvicorn
+from pydantic import ValidationError
 
 from server.api import create_app, publish_when_resolved
 from server.approvals.broker import ApprovalBroker
 from server.approvals.remember import remember_always
 from server.config import Config, ConfigError, load_config, locate_config
-from server.config.schema import STORAGE_URL_ENV
+from server.config.schema import STORAGE_URL_ENV, StorageConfig
 from server.config.watch import ConfigWatcher
 from server.knowledge import KnowledgeService
 from server.mcp.pool import McpPool
@@ -122,10 +124,14 @@ def key_sources(
         from server.postgres.key_store import PostgresKeyStore
 
         try:
-            sources.append(PostgresKeyStore.open(storage_url))
+            shared = PostgresKeyStore.open(storage_url)
         except KeyStoreError as exc:
             raise StartupError(str(exc)) from None
-        status.set_extra("keystore", {"state": "ok", "message": sources[-1].describe_backend()})
+        shared.report = lambda state, message: status.set_extra(
+            "keystore", {"state": state, "message": message}
+        )
+        sources.append(shared)
+        status.set_extra("keystore", {"state": "ok", "message": shared.describe_backend()})
         return sources
     try:
         sources.append(KeyStore.open(data_dir, keystore))
@@ -134,6 +140,18 @@ def key_sources(
         log.warning("%s", exc)
         status.set_extra("keystore", {"state": "unavailable", "message": str(exc)})
     return sources
+
+
+def checked_storage_url(url: str | None) -> str | None:
+    """``$TRAYMIND_STORAGE_URL`` checked as ``storage.url`` is; the sentence never repeats
+    the value (it may hold a password)."""
+    if not url:
+        return None
+    try:
+        return StorageConfig(url=url).url
+    except ValidationError as exc:
+        reason = str(exc.errors()[0]["msg"]).removeprefix("Value error, ")
+        raise StartupError(f"{STORAGE_URL_ENV} is not usable: {reason}.") from None
 
 
 def check_exposure(host: str, authenticator: Authenticator) -> None:
@@ -153,10 +171,12 @@ def check_exposure(host: str, authenticator: Authenticator) -> None:
 
 
 def _release(state: ServerState) -> None:
-    """Close what a server that never served opened (the stores), so a retry finds them free."""
+    """Close what a server that never served opened (the stores, the key sources' threads
+    and connections), so a retry finds them free."""
     state.store.close()
     if state.memory is not None:
         state.memory.close()
+    state.authenticator.flush()
 
 
 class ServerHandle:
@@ -203,11 +223,11 @@ class ServerHandle:
                 f"Cannot open the session store: the data folder {data_dir} cannot be made "
                 f"({exc.strerror}). Check that it is writable, or choose another with --data-dir."
             ) from None
-        storage_url = os.environ.get(STORAGE_URL_ENV) or config.storage.url
+        storage_url = checked_storage_url(os.environ.get(STORAGE_URL_ENV)) or config.storage.url
         store: SessionStore
         if storage_url:
-            store = PostgresHistoryStore(storage_url)
             try:
+                store = PostgresHistoryStore(storage_url)
                 store.open()
             except StorageError as exc:
                 raise StartupError(exc.message) from None
@@ -245,7 +265,11 @@ class ServerHandle:
                 config.server.auth_failure_limit, config.server.auth_failure_window_seconds
             ),
         )
-        check_exposure(self.options.host, authenticator)
+        try:
+            check_exposure(self.options.host, authenticator)
+        except BaseException:
+            authenticator.flush()  # a database key store's poller and connection
+            raise
         knowledge = KnowledgeService(config, data_dir, self.status)
         shared = isinstance(store, PostgresHistoryStore)  # replicas: turns locked in the database
         memory = MemoryService.open(
@@ -361,7 +385,9 @@ class ServerHandle:
             self.status.set_extra("config", {"state": "error", "path": path, "message": str(exc)})
             return
         log.info("config reloaded from %s", path)
-        self.status.set_extra("config", {"state": "ok", "path": path, "message": "reloaded"})
+        self.status.set_extra(  # "at": each reload is news, even with the same path and words
+            "config", {"state": "ok", "path": path, "message": "reloaded", "at": time.time()}
+        )
 
     def stop(self, timeout: float = STOP_TIMEOUT) -> None:
         """Stop promptly: open streams are ended with a sentence, then uvicorn exits."""

@@ -130,6 +130,10 @@ def test_a_server_that_does_not_start_says_why(make_app, qtbot, upstream: Upstre
     typed(qtbot, box.new_command, "npx 'unclosed")
     click(qtbot, box.confirm_add)
     assert box.error.text().startswith("The command line cannot be read")
+    typed(qtbot, box.new_command, "localhost:9000/mcp")  # a URL without its scheme
+    click(qtbot, box.confirm_add)
+    assert box.error.text().startswith("localhost:9000/mcp looks like an address: give it as")
+    assert box.checked() == ["broken"]  # nothing was added by the careless tries
 
 
 def test_a_git_repository_becomes_a_knowledge_base_cloned_indexed_and_searched(
@@ -150,7 +154,15 @@ def test_a_git_repository_becomes_a_knowledge_base_cloned_indexed_and_searched(
     typed(qtbot, box.git_url, "handbook")  # neither a URL nor an absolute path
     click(qtbot, box.confirm_git)
     assert box.error.text().startswith("Give the repository's URL")
+    typed(qtbot, box.git_url, "https://")
+    click(qtbot, box.confirm_git)
+    assert box.error.text().startswith("Give the repository's URL")
     typed(qtbot, box.git_url, remote.url)
+    typed(qtbot, box.git_branch, "no such branch")
+    click(qtbot, box.confirm_git)
+    assert box.error.text().startswith("“no such branch” is not a branch name")
+    assert box.selected() == []
+    typed(qtbot, box.git_branch, "")
     click(qtbot, box.confirm_git)  # branch left blank: main
     assert box.selected() == ["handbook"] and not box.error.isVisible()
     assert box.bases.item(0).text() == f"handbook — {remote.url} (main) (new)"

@@ -222,6 +222,30 @@ def test_an_invalid_value_is_shown_beside_its_field_and_nothing_is_written(
     typed(qtbot, form.id_edit, "helper")
     qtbot.waitUntil(lambda: form.errors() == {})
     assert not form.fields["id"].error.isVisible()
+    assert window.message.text() == ""  # the refusal went with the last red line
+
+
+def test_an_agent_added_from_a_terminal_shows_in_the_open_windows(
+    make_app, qtbot, upstream: Upstream
+) -> None:
+    from server.cli.main import main as cli
+
+    harness = make_app(CONFIG.format(url=upstream.base_url), settings=OPEN)
+    window = open_agents(harness, qtbot)
+    harness.menu_action("Chat…").trigger()
+    chat = harness.app.chat_window.chat
+    qtbot.waitUntil(lambda: chat.models.count() > 0)
+    assert cli(["agents", "--config", str(harness.config_path), "add", "fromcli"]) == 0
+
+    def entries() -> list[str]:
+        return [window.entries.item(i).text() for i in range(window.entries.count())]
+
+    def chat_ids() -> list[str]:
+        return [chat.models.itemData(i) for i in range(chat.models.count())]
+
+    assert "fromcli" not in chat_ids()
+    qtbot.waitUntil(lambda: "fromcli" in entries(), timeout=15_000)
+    qtbot.waitUntil(lambda: "fromcli" in chat_ids(), timeout=15_000)
 
 
 def test_a_change_made_elsewhere_is_not_overwritten(make_app, qtbot, upstream: Upstream) -> None:

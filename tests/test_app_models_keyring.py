@@ -139,3 +139,42 @@ def test_a_second_named_model_gets_its_own_key_and_an_agent_answers_with_it(
     dialog.model_name.setCurrentIndex(0)
     assert dialog.models.item(0).text() == "test-model"
     assert dialog.save_button.text() == "Save as default model"
+
+
+def test_a_listed_model_must_come_from_the_url_being_saved(
+    make_app, qtbot, upstream: Upstream
+) -> None:
+    harness = make_app("agents:\n  general: {}\n", settings=Settings(allow_unauthenticated=True))
+    controller = harness.app.controller
+    qtbot.waitUntil(lambda: controller.phase in ("running", "error"))
+    harness.menu_action("Models…").trigger()
+    dialog = harness.app.models_dialog
+    qtbot.waitUntil(lambda: not dialog.busy)
+    assert "key file" in dialog.api_key.placeholderText()  # TRAYMIND_KEYSTORE=file here
+    other = next(i for i, p in enumerate(PRESETS) if p.name.startswith("Other"))
+    dialog.preset.setCurrentIndex(other)
+    dialog.base_url.setText(upstream.base_url)
+    upstream.models = ["tested-model"]
+    dialog.test_button.click()
+    qtbot.waitUntil(lambda: dialog.models.count() == 1)
+    before = harness.config_path.read_text()
+
+    qtbot.keyClicks(dialog.base_url, "x")  # the user edits the URL after testing
+    assert dialog.models.count() == 0
+    assert dialog.message.text().startswith("The URL changed")
+    dialog.save_button.click()
+    assert dialog.message.text().startswith("Test the connection and choose a model first")
+
+    dialog.base_url.setText(upstream.base_url.removeprefix("http://"))
+    dialog.test_button.click()
+    assert dialog.message.text().startswith("The base URL must start with http://")
+    assert harness.config_path.read_text() == before
+
+    dialog.model_name.setCurrentIndex(dialog.model_name.count() - 1)  # New model…
+    dialog.new_name.setText("Default")  # "default" in other letters
+    dialog.base_url.setText(upstream.base_url)
+    dialog.test_button.click()
+    qtbot.waitUntil(lambda: dialog.models.count() == 1)
+    dialog.save_button.click()
+    assert dialog.message.text() == "A model named “default” exists already: choose it above."
+    assert harness.config_path.read_text() == before

@@ -130,3 +130,34 @@ def test_a_running_server_serves_an_agent_added_from_the_terminal(
                 break
             time.sleep(0.2)
         assert ids == ["auto", "general", "helper"]
+
+
+def test_renaming_onto_an_existing_agent_is_refused_with_a_sentence(config: Path, capsys) -> None:
+    assert agents(config, "add", "writer") == 0
+    before = config.read_text()
+    assert agents(config, "edit", "writer", "--rename", "general") == 1
+    err = capsys.readouterr().err
+    assert err.startswith("traymind agents: ") and "Traceback" not in err
+    assert config.read_text() == before
+
+
+def test_careless_input_is_refused_and_the_file_left_alone(
+    config: Path, tmp_path: Path, capsys
+) -> None:
+    typo = tmp_path / "typo" / "confg.yaml"
+    assert main(["agents", "--config", str(typo), "add", "x"]) == 1
+    assert "does not exist" in capsys.readouterr().err and not typo.parent.exists()
+    assert agents(config, "edit", "general", "--model", "") == 1
+    assert "--model needs a model name" in capsys.readouterr().err
+    assert agents(config, "edit", "general", "--remove-knowledge-base", "nokb") == 1
+    assert "does not search knowledge base nokb" in capsys.readouterr().err
+    assert config.read_text() == CONFIG
+
+
+def test_list_names_each_mcp_server(config: Path, capsys) -> None:
+    config.write_text(
+        CONFIG.replace("    role: Helper\n", "    role: Helper\n    tools: [{mcp: {server: gh}}]\n")
+        + "mcp_servers:\n  gh: {url: 'https://mcp.example.com/mcp'}\n"
+    )
+    assert agents(config, "list") == 0
+    assert capsys.readouterr().out.splitlines()[1].split()[3] == "mcp:gh"

@@ -162,6 +162,15 @@ def test_extra_kwargs_base_url_moves_to_base_url() -> None:
     assert model.extra_kwargs == {"top_p": 1}
 
 
+def test_a_base_url_without_its_scheme_is_a_config_error_saying_so() -> None:
+    with pytest.raises(ConfigError) as caught:
+        parse_config({"models": {"fast": {"id": "x", "base_url": "127.0.0.1:9999"}}})
+    assert "models.fast.base_url" in str(caught.value)
+    assert "must start with http:// or https:// (for example http://127.0.0.1:9999)" in str(
+        caught.value
+    )
+
+
 def test_model_config_can_be_built_directly() -> None:
     model = ModelConfig(id="x", base_url="http://h/v1", api_key_env="MY_KEY")
     assert model.provider == "openai" and model.api_key_env == "MY_KEY"

@@ -132,3 +132,58 @@ def test_two_serve_processes_honour_a_key_made_through_the_cli_within_two_second
     finally:
         for replica in replicas:
             replica.stop()
+
+
+def test_a_refused_start_leaves_no_key_poller_or_connection(
+    tmp_path: Path, upstream: Upstream, database: str
+) -> None:
+    import threading
+
+    import psycopg
+
+    from server.runner import ServeOptions, ServerHandle, StartupError
+
+    config = write_config(
+        tmp_path, {**agent_config(upstream.base_url), "storage": {"url": database}}
+    )
+    for _ in range(2):  # listening beyond loopback with no key at all: refused
+        handle = ServerHandle(
+            ServeOptions(config=str(config), host="0.0.0.0", port=0, data_dir=str(tmp_path / "d"))
+        )
+        with pytest.raises(StartupError, match="needs at least one API key"):
+            handle.start()
+    assert not [t for t in threading.enumerate() if t.name == "traymind-keys-postgres"]
+    with psycopg.connect(database) as db:
+        (left,) = db.execute(
+            "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'traymind-keys'"
+        ).fetchone()
+    assert left == 0
+
+
+def test_a_storage_url_that_cannot_be_read_is_a_sentence_without_the_password(
+    tmp_path: Path,
+) -> None:
+    env = {"TRAYMIND_STORAGE_URL": "bob:S3cret@db/app"}
+    listed = keys_cli("list", env=env)
+    assert listed.returncode == 1
+    assert "S3cret" not in listed.stdout + listed.stderr
+    assert "Traceback" not in listed.stderr and "storage URL cannot be read" in listed.stderr
+
+
+def test_keys_find_the_storage_of_the_config_in_the_current_folder(
+    tmp_path: Path, upstream: Upstream, database: str
+) -> None:
+    write_config(tmp_path, {**agent_config(upstream.base_url), "storage": {"url": database}})
+    made = subprocess.run(
+        [sys.executable, "-m", "server.cli", "keys", "create", "--label", "here"],
+        cwd=tmp_path,
+        env={**os.environ, **BASE_ENV, "PYTHONPATH": str(ROOT)},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert made.returncode == 0, made.stderr
+    assert "PostgreSQL at" in made.stderr  # as `traymind serve` in this folder would use
+    store = PostgresKeyStore.open(database)
+    assert [i.label for i in store.list()] == ["here"]
+    store.close()

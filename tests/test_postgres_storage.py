@@ -318,3 +318,28 @@ def test_session_lock_connections_are_reused_only_once_their_lock_is_released(
         assert kept.closed
 
     asyncio.run(scenario())
+
+
+def test_a_pooled_lock_connection_the_database_dropped_is_replaced(database: str) -> None:
+    import asyncio
+
+    import psycopg
+
+    from server.postgres.session_locks import PostgresSessionLocks
+
+    async def scenario() -> None:
+        locks = PostgresSessionLocks(database)
+        async with locks.hold(REF):
+            pass
+        assert len(locks._idle) == 1
+        with psycopg.connect(database, autocommit=True) as admin:  # as a restart would
+            admin.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                "WHERE pid <> pg_backend_pid() AND datname = current_database()"
+            )
+        await asyncio.sleep(0.2)
+        async with locks.hold(REF):  # a new connection, not an error
+            pass
+        await locks.aclose()
+
+    asyncio.run(scenario())

@@ -19,7 +19,7 @@ import yaml
 from pydantic import ValidationError
 
 from server.cli.common import EXIT_FAILED, EXIT_OK, note
-from server.config import locate_config
+from server.config import ConfigError, locate_config
 from server.config.edit_specs import AgentSpec
 from server.config.edit_yaml import YamlEditError
 from server.config.editing import ConfigEditor, EditRefused
@@ -98,7 +98,10 @@ def _add_fields(parser: argparse.ArgumentParser, *, editing: bool) -> None:
 
 def run_agents(args: argparse.Namespace) -> int:
     try:
-        editor = ConfigEditor.open(locate_config(args.config))
+        path = locate_config(args.config)
+        if args.config and not path.is_file():  # a typo must not make a config nobody uses
+            raise EditRefused(f"{path} does not exist: check the path given with --config")
+        editor = ConfigEditor.open(path)
         if args.action == "list":
             return _list(editor, args.json)
         if args.action == "show":
@@ -109,7 +112,7 @@ def run_agents(args: argparse.Namespace) -> int:
             return _save(editor, f"Removed agent {args.id}")
         _refuse_read_only(editor)
         return _put(editor, args)
-    except (EditRefused, YamlEditError) as exc:
+    except (EditRefused, YamlEditError, ConfigError) as exc:
         print(f"traymind agents: {exc}", file=sys.stderr)
         return EXIT_FAILED
 
@@ -134,7 +137,7 @@ def _list(editor: ConfigEditor, as_json: bool) -> int:
         return EXIT_OK
     rows = [("ID", "NAME", "MODEL", "TOOLS", "KNOWLEDGE")]
     for spec in agents:
-        tools = ", ".join(ref.name for ref in spec.tools) or "-"
+        tools = ", ".join(_tool_name(ref) for ref in spec.tools) or "-"
         bases = ", ".join(spec.knowledge_bases) or "-"
         rows.append((spec.id, spec.display_name or "-", spec.model, tools, bases))
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
@@ -145,6 +148,12 @@ def _list(editor: ConfigEditor, as_json: bool) -> int:
         members = team.get("agents") if isinstance(team, dict) else None
         print(f"team/{team_id}: {', '.join(members or []) or 'no members'}")
     return EXIT_OK
+
+
+def _tool_name(ref: ToolRef) -> str:
+    """``calculator``, or ``mcp:github`` for an MCP server's entry."""
+    server = ref.options.get("server") if ref.name == "mcp" else None
+    return f"mcp:{server}" if server else ref.name
 
 
 def _summary(spec: AgentSpec) -> dict[str, Any]:
@@ -184,6 +193,8 @@ def _put(editor: ConfigEditor, args: argparse.Namespace) -> int:
         value = getattr(args, field)
         if value is not None:
             changes[field] = value.strip()
+    if "model" in changes and not changes["model"]:
+        raise EditRefused("--model needs a model name (a key under models:, e.g. default)")
     if args.instructions is not None:
         changes["instructions"] = [text.strip() for text in args.instructions if text.strip()]
     tools = list(spec.tools)
@@ -199,6 +210,11 @@ def _put(editor: ConfigEditor, args: argparse.Namespace) -> int:
         else:
             tools.append(ref)
     changes["tools"] = tools
+    unknown = [
+        b for b in getattr(args, "remove_knowledge_base", []) if b not in spec.knowledge_bases
+    ]
+    if unknown:
+        raise EditRefused(f"agent {args.id} does not search knowledge base {unknown[0]}")
     bases = [b for b in spec.knowledge_bases if b not in getattr(args, "remove_knowledge_base", [])]
     bases += [b for b in args.knowledge_bases or [] if b not in bases]
     changes["knowledge_bases"] = bases

@@ -19,15 +19,18 @@ def add_data_dir(parser: argparse.ArgumentParser, *, config: bool = True) -> Non
 
 def storage_url(config_path: str | None) -> str | None:
     """The database replicas share (keys, memories): ``$TRAYMIND_STORAGE_URL``, else
-    ``storage.url`` of the config named with ``--config`` (no config is read otherwise);
-    ``ConfigError`` when that config is invalid."""
-    from server.config import load_config, locate_config
+    ``storage.url`` of the config ``traymind serve`` would use (``--config``,
+    ``$TRAYMIND_CONFIG``, ``./config.yaml``, the user's), if one exists; ``ConfigError``
+    when that config is invalid."""
+    from server.config import load_config
+    from server.config.locate import existing_config
     from server.config.schema import STORAGE_URL_ENV
 
     url = os.environ.get(STORAGE_URL_ENV)
-    if url or not config_path:
-        return url or None
-    return load_config(locate_config(config_path)).storage.url
+    if url:
+        return url
+    path = existing_config(config_path)
+    return load_config(path).storage.url if path is not None else None
 
 
 def note(message: str) -> None:

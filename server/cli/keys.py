@@ -15,6 +15,7 @@ from server.config import ConfigError
 from server.keys.backends import BACKENDS, KeyringUnavailable, KeyStoreError
 from server.keys.client_keys import KeyInfo, KeyStore
 from server.paths import resolve_data_dir
+from server.sessions.store import StorageError
 
 if TYPE_CHECKING:
     from server.postgres.key_store import PostgresKeyStore
@@ -108,7 +109,7 @@ def run_keys(args: argparse.Namespace) -> int:
                 shared.close()
         store = KeyStore.open(data_dir, getattr(args, "keystore", None))
         return _run(args, store)
-    except ConfigError as exc:
+    except (ConfigError, StorageError) as exc:
         print(f"traymind keys: {exc}", file=sys.stderr)
         return EXIT_FAILED
     except KeyringUnavailable as exc:

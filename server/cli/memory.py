@@ -15,6 +15,7 @@ from server.cli.common import EXIT_FAILED, EXIT_OK, add_data_dir, note, storage_
 from server.config import ConfigError
 from server.memory import MemoryNotFound, MemoryStore, memory_path
 from server.paths import resolve_data_dir
+from server.sessions.store import StorageError
 
 if TYPE_CHECKING:
     from server.postgres.memory_store import PostgresMemoryStore
@@ -44,7 +45,11 @@ def run_memory(args: argparse.Namespace) -> int:
     if url:
         from server.postgres.memory_store import PostgresMemoryStore
 
-        store = PostgresMemoryStore(url).open()
+        try:
+            store = PostgresMemoryStore(url).open()
+        except StorageError as exc:
+            note(f"traymind memory: {exc}")
+            return EXIT_FAILED
     else:
         path = memory_path(resolve_data_dir(args.data_dir))
         if not path.exists():

@@ -13,6 +13,18 @@ CONFIG_NAME = "config.yaml"
 ENV_VAR = "TRAYMIND_CONFIG"
 
 
+def existing_config(cli_value: str | None) -> Path | None:
+    """The config ``locate_config`` would use, without installing the default one: None
+    when no config file exists yet (commands that only read it need not make one)."""
+    path = locate_config(cli_value) if cli_value or os.environ.get(ENV_VAR) else None
+    if path is None:
+        for candidate in (Path.cwd() / CONFIG_NAME, user_config_dir() / CONFIG_NAME):
+            if candidate.is_file():
+                return candidate.resolve()
+        return None
+    return path if path.is_file() else None
+
+
 def locate_config(cli_value: str | None) -> Path:
     """``--config``, else ``$TRAYMIND_CONFIG``, else ``./config.yaml`` if present, else the
     user config dir's ``config.yaml`` (created from the bundled default when missing).

@@ -112,6 +112,16 @@ class ModelConfig(Section):
                 data["base_url"], data["extra_kwargs"] = moved, extra
         return data
 
+    @field_validator("base_url")
+    @classmethod
+    def _http_url(cls, value: str | None) -> str | None:
+        if value is not None and not value.strip().lower().startswith(("http://", "https://")):
+            raise ValueError(
+                f"'{value}' is not a URL a provider can be reached at: it must start with "
+                f"http:// or https:// (for example http://{value.strip()})"
+            )
+        return value.strip() if value is not None else None
+
     @field_validator("provider", mode="before")
     @classmethod
     def _known_provider(cls, value: object) -> object:

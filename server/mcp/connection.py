@@ -84,6 +84,12 @@ class McpConnection:
         """Seconds until the next start may be tried (0 when it may be tried now)."""
         return max(0.0, self._retry_at - self._clock()) if self.state == "failed" else 0.0
 
+    def retry_now(self) -> None:
+        """Forget the backoff of a failed server: the next ``ensure_running`` tries it."""
+        if self.state == "failed":
+            self.failures = 0
+            self._retry_at = 0.0
+
     def status(self) -> dict[str, Any]:
         """What the status window shows for this server."""
         return {

@@ -111,8 +111,8 @@ class McpManager:
         if self._stopped:
             return
         self._stopped = True
-        if self._warmup is not None:
-            self._warmup.cancel()
+        if self._warmup is not None and (now or self._own_pool):
+            self._warmup.cancel()  # a shared pool's starts finish: the next config uses them
             with contextlib.suppress(asyncio.CancelledError):
                 await self._warmup
         closing = [self._pool.release(c, now=now) for c in self._connections.values()]

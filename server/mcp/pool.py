@@ -57,6 +57,7 @@ class McpPool:
             held.closing.cancel()
             held.closing = None
         held.holders += 1
+        held.connection.retry_now()  # a new config (a fixed entry, say) tries a failed one now
         return held.connection
 
     def release(self, connection: McpConnection, *, now: bool = False) -> asyncio.Task[None] | None:

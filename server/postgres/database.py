@@ -32,10 +32,17 @@ class DatabaseUnavailable(StorageError):
 
 
 def describe(url: str) -> str:
-    """``host:port/db`` of a URL, for the status and the log (never a password)."""
+    """``host:port/db`` of a URL, for the status and the log (never a password);
+    ``StorageError`` without the URL (it may hold one) when it cannot be read."""
+    import psycopg
     from psycopg.conninfo import conninfo_to_dict
 
-    info = conninfo_to_dict(url)
+    try:
+        info = conninfo_to_dict(url)
+    except psycopg.Error:
+        raise StorageError(
+            "The storage URL cannot be read: give it as postgresql://user@host:port/database."
+        ) from None
     host = info.get("host") or "localhost"
     port = info.get("port") or "5432"
     return f"{host}:{port}/{info.get('dbname') or ''}"
@@ -82,7 +89,7 @@ class Database:
         import psycopg
 
         if self._db is not None and not self._db.closed:
-            if not _dropped(self._db):
+            if not connection_dropped(self._db):
                 return self._db
             self._db.close()  # the server went away (a restart): connect again, before work
             self._db = None
@@ -123,7 +130,7 @@ class Database:
             self.report(state, message)
 
 
-def _dropped(db: Any) -> bool:
+def connection_dropped(db: Any) -> bool:
     """Whether an idle connection was closed by the server: its socket is readable (the
     server's goodbye, or end of file) while no query runs. No round trip is spent."""
     try:

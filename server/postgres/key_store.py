@@ -17,6 +17,7 @@ import logging
 import secrets
 import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
 from server.keys.backends import KeyStoreError
@@ -56,6 +57,7 @@ class PostgresKeyStore:
         self._read_once = False
         self._failing = False
         self._written_at: dict[str, float] = {}
+        self.report: Callable[[str, str], None] | None = None  # the status hub's "keystore"
         self._stop = threading.Event()
         self._poller: threading.Thread | None = None
 
@@ -116,14 +118,20 @@ class PostgresKeyStore:
                 raise
             if not self._failing:
                 log.error("%s; the keys read last stay in force", exc)
+                self._tell("error", f"{exc}. The keys read last stay in force until it is back.")
             self._failing = True
             return
         if self._failing:
             log.info("the key database at %s answers again", self.where)
+            self._tell("ok", self.describe_backend())
         self._failing = False
         names = COLUMNS.split(", ")
         self._entries = {row[0]: dict(zip(names, row, strict=True)) for row in rows}
         self._read_once = True
+
+    def _tell(self, state: str, message: str) -> None:
+        if self.report is not None:
+            self.report(state, message)
 
     def _ensure_polling(self) -> None:
         if self._poller is None and not self._stop.is_set():

@@ -22,7 +22,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-from server.postgres.database import DatabaseUnavailable, describe
+from server.postgres.database import DatabaseUnavailable, connection_dropped, describe
 from server.sessions import SessionLocks
 
 CONNECT_TIMEOUT = 5
@@ -55,10 +55,15 @@ class PostgresSessionLocks(SessionLocks):
     async def _advisory(self, key: Any) -> AsyncIterator[None]:
         name = json.dumps(["turn", getattr(key, "namespace", ""), getattr(key, "session_id", ""),
                            getattr(key, "agent", str(key))])  # fmt: skip
+        import psycopg
+
         db = await self._connection()
         released = False
         try:
-            await db.execute(LOCK, (name,))
+            try:
+                await db.execute(LOCK, (name,))
+            except psycopg.OperationalError:
+                raise self._unreachable() from None
             try:
                 yield
             finally:
@@ -78,14 +83,18 @@ class PostgresSessionLocks(SessionLocks):
 
         while self._idle:
             db = self._idle.pop()
-            if not db.closed:
+            if not db.closed and not connection_dropped(db):
                 return db
+            await db.close()  # the server closed it while idle (a restart): a new one
         try:
             return await psycopg.AsyncConnection.connect(
                 self.url, autocommit=True, connect_timeout=CONNECT_TIMEOUT
             )
         except psycopg.Error:
-            raise DatabaseUnavailable(
-                f"The conversation database (PostgreSQL at {describe(self.url)}) cannot be "
-                "reached; nothing was stored. Try again once it is back."
-            ) from None
+            raise self._unreachable() from None
+
+    def _unreachable(self) -> DatabaseUnavailable:
+        return DatabaseUnavailable(
+            f"The conversation database (PostgreSQL at {describe(self.url)}) cannot be "
+            "reached; nothing was stored. Try again once it is back."
+        )
