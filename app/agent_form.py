@@ -252,6 +252,8 @@ class AgentForm(EntityForm):
     def operations(self) -> tuple[AgentSpec, Operations]:
         spec, new_bases = self.spec(), self.knowledge.new_bases()
         new_servers = self.mcp.new_servers()
+        removed = [("knowledge_bases", b) for b in sorted(self.knowledge.removed)]
+        removed += [("mcp_servers", s) for s in sorted(self.mcp.removed)]
         mode, original = self.mode, self.original_id
 
         def apply(editor: ConfigEditor) -> None:
@@ -264,6 +266,8 @@ class AgentForm(EntityForm):
                 editor.put_agent(spec, replacing=spec.id)
             else:
                 editor.put_agent(spec, replacing=original if mode == "edit" else None)
+            for section, name in removed:  # after the agent, which no longer names it
+                editor.remove_source(section, name)
 
         return spec, apply
 

@@ -62,6 +62,10 @@ class KnowledgeBox(QGroupBox):
         self.add_button.clicked.connect(self.add_folder)
         self.add_git_button = QPushButton("Add Git repository…")
         self.add_git_button.clicked.connect(self._open_git)
+        self.remove_button = QPushButton("Remove")
+        self.remove_button.setToolTip("Delete the selected base from config.yaml on save")
+        self.remove_button.clicked.connect(self.remove_selected)
+        self.removed: set[str] = set()  # bases to delete from knowledge_bases on save
         self.git_row = InlineAdd(
             "https://github.com/team/handbook.git", "branch (main)", self.add_git, (4, 1)
         )
@@ -73,6 +77,7 @@ class KnowledgeBox(QGroupBox):
         row = QHBoxLayout()
         row.addWidget(self.add_button)
         row.addWidget(self.add_git_button)
+        row.addWidget(self.remove_button)
         row.addStretch()
         layout.addLayout(row)
         layout.addWidget(self.git_row)
@@ -86,6 +91,7 @@ class KnowledgeBox(QGroupBox):
         self._new_id = new_id
         self.pending = {}
         self._where = {}
+        self.removed = set()
         self.bases.blockSignals(True)
         self.bases.clear()
         for base_id in dict.fromkeys([*selected, *known]):
@@ -106,6 +112,21 @@ class KnowledgeBox(QGroupBox):
         """The bases added here that are ticked: ``knowledge_bases`` values to create."""
         chosen = self.selected()
         return {k: v for k, v in self.pending.items() if k in chosen}
+
+    def remove_selected(self) -> None:
+        """Take the selected base out of the list; a configured one is deleted on save
+        (refused then if another agent still searches it). Its index stays in the data
+        folder until the server drops it."""
+        item = self.bases.currentItem()
+        if item is None:
+            return
+        base_id = str(item.data(Qt.ItemDataRole.UserRole))
+        if base_id in self.pending:
+            del self.pending[base_id]
+        else:
+            self.removed.add(base_id)
+        self.bases.takeItem(self.bases.row(item))
+        self.changed.emit()
 
     def add_folder(self) -> None:
         folder = self._choose(self, "Folder of documents the agent may search")

@@ -30,6 +30,7 @@ from PySide6.QtWidgets import (
 
 from app.agent_form_tools import MCP, InlineAdd, checkable, error_label, set_error
 from app.background import Jobs
+from app.status_text import mcp_state_text
 from server.mcp.probe import McpProbeFailed, McpTool, probe_server, server_config
 from server.tools.ref import ToolRef
 
@@ -73,6 +74,8 @@ class McpBox(QGroupBox):
         self._base_dir: Path | None = None
         self.known: dict[str, dict[str, Any]] = {}  # name -> mcp_servers values (file + new)
         self.pending: dict[str, dict[str, object]] = {}  # new servers, created on save
+        self.removed: set[str] = set()  # servers to delete from mcp_servers on save
+        self._states: dict[str, str] = {}  # name -> the server's live state, as shown
         self.allow: dict[str, list[str] | None] = {}  # the agent's allow-list per server
         self.tools_of: dict[str, list[McpTool]] = {}  # what Test listed
         self.servers = QListWidget()
@@ -86,6 +89,9 @@ class McpBox(QGroupBox):
         self.test_button = QPushButton("Test")
         self.test_button.setToolTip("Start the selected server, list its tools, stop it")
         self.test_button.clicked.connect(self.test_selected)
+        self.remove_button = QPushButton("Remove")
+        self.remove_button.setToolTip("Delete the selected server from config.yaml on save")
+        self.remove_button.clicked.connect(self.remove_selected)
         self.detail = QLabel()
         self.detail.setWordWrap(True)
         self.detail.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
@@ -105,6 +111,7 @@ class McpBox(QGroupBox):
         buttons = QHBoxLayout()
         buttons.addWidget(self.add_button)
         buttons.addWidget(self.test_button)
+        buttons.addWidget(self.remove_button)
         buttons.addStretch()
         layout = QVBoxLayout(self)
         layout.addWidget(self.servers)
@@ -125,7 +132,7 @@ class McpBox(QGroupBox):
         """``known``: config.yaml's ``mcp_servers``; ``refs``: the agent's tool entries."""
         self._base_dir = base_dir
         self.known = {k: dict(v) if isinstance(v, dict) else {} for k, v in known.items()}
-        self.pending, self.tools_of = {}, {}
+        self.pending, self.tools_of, self.removed, self._states = {}, {}, set(), {}
         used = [r for r in refs if r.name == MCP]
         self.allow = {}
         for ref in used:
@@ -142,6 +149,39 @@ class McpBox(QGroupBox):
 
     def checked(self) -> list[str]:
         return checked(self.servers)
+
+    def remove_selected(self) -> None:
+        """Take the selected server out of the list; a configured one is deleted on save
+        (refused then if another agent still uses it)."""
+        name = self.selected()
+        if name is None:
+            return
+        if name in self.pending:
+            del self.pending[name]
+        else:
+            self.removed.add(name)
+        self.known.pop(name, None)
+        self.allow.pop(name, None)
+        self.tools_of.pop(name, None)
+        self.servers.takeItem(self.servers.currentRow())
+        self._show_selected()
+        self.changed.emit()
+
+    def show_status(self, servers: Mapping[str, Mapping[str, Any]]) -> None:
+        """The server's live state of each MCP server (from the status snapshot)."""
+        self.servers.blockSignals(True)
+        for i in range(self.servers.count()):
+            item = self.servers.item(i)
+            name = str(item.data(Qt.ItemDataRole.UserRole))
+            server = servers.get(name)
+            text = f"{name} (new)" if name in self.pending else name
+            if server is not None and name not in self.pending:
+                text += f" · {mcp_state_text(server)}"
+                if server.get("error"):
+                    text += f": {str(server['error'])[:160]}"
+            if item.text() != text:
+                item.setText(text)
+        self.servers.blockSignals(False)
 
     def new_servers(self) -> dict[str, dict[str, object]]:
         """The servers added here that are ticked: to create under ``mcp_servers``."""
@@ -245,6 +285,7 @@ class McpBox(QGroupBox):
         name = self.selected()
         self.note.setVisible(self.servers.count() == 0)
         self.test_button.setEnabled(name is not None and not self.busy)
+        self.remove_button.setEnabled(name is not None)
         if name is None:
             self.detail.clear()
             self.tools.hide()

@@ -443,8 +443,9 @@ class AgentsWindow(QWidget):
     def _show_sources(self) -> None:
         """Each knowledge base's indexing state, live, while the window is open."""
         if self.isVisible():
-            bases = self.controller.snapshot().get("knowledge_bases") or {}
-            self.agent_form.knowledge.show_status(bases)
+            snapshot = self.controller.snapshot()
+            self.agent_form.knowledge.show_status(snapshot.get("knowledge_bases") or {})
+            self.agent_form.mcp.show_status(snapshot.get("mcp_servers") or {})
 
     def _server_reloaded(self) -> None:
         if self._reloading:

@@ -193,3 +193,64 @@ def test_a_git_repository_becomes_a_knowledge_base_cloned_indexed_and_searched(
     assert reply.status_code == 200, reply.text
     results = [m for m in upstream.chat_requests[-1].body["messages"] if m["role"] == "tool"]
     assert "30 days of leave" in results[-1]["content"]
+
+
+def test_sources_show_their_live_state_and_unused_ones_can_be_removed(
+    make_app, qtbot, upstream: Upstream, tmp_path
+) -> None:
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "a.md").write_text("# A\n\nSome text.\n")
+    notes = {"command": sys.executable, "args": [str(SERVER), "stdio"]}
+    config = "# sources\n" + yaml.safe_dump(
+        {
+            "models": {"default": {"provider": "openai", "id": "m", "base_url": upstream.base_url}},
+            "mcp_servers": {"notes": notes, "orphan": {"url": "http://127.0.0.1:9/mcp"}},
+            "knowledge_bases": {"docs": {"path": str(docs)}, "old": {"path": str(docs)}},
+            "agents": {
+                "general": {
+                    "tools": [{"mcp": {"server": "notes", "allow": ["add"]}}],
+                    "knowledge_bases": ["docs"],
+                },
+                "second": {"knowledge_bases": ["docs"]},
+            },
+        },
+        sort_keys=False,
+    )
+    harness = make_app(config, settings=OPEN)
+    window = open_agents(harness, qtbot)
+    window.select("agent", "general")
+    form = window.agent_form
+
+    def row(box_list, name: str):
+        return next(
+            box_list.item(i)
+            for i in range(box_list.count())
+            if box_list.item(i).data(Qt.ItemDataRole.UserRole) == name
+        )
+
+    qtbot.waitUntil(
+        lambda: row(form.mcp.servers, "notes").text() == "notes · running", timeout=30_000
+    )
+    qtbot.waitUntil(
+        lambda: row(form.knowledge.bases, "docs").text().endswith("· ready"), timeout=20_000
+    )
+    form.mcp.servers.setCurrentItem(row(form.mcp.servers, "notes"))
+    assert "The agent may use only add." in form.mcp.detail.text()  # before any Test
+
+    form.mcp.servers.setCurrentItem(row(form.mcp.servers, "orphan"))
+    click(qtbot, form.mcp.remove_button)
+    form.knowledge.bases.setCurrentItem(row(form.knowledge.bases, "old"))
+    click(qtbot, form.knowledge.remove_button)
+    save(window, qtbot)
+    data = yaml.safe_load(harness.config_path.read_text())
+    assert list(data["mcp_servers"]) == ["notes"] and list(data["knowledge_bases"]) == ["docs"]
+    assert harness.config_path.read_text().startswith("# sources\n")
+
+    before = harness.config_path.read_text()
+    form.knowledge.bases.setCurrentItem(row(form.knowledge.bases, "docs"))
+    click(qtbot, form.knowledge.remove_button)  # "second" still searches it
+    qtbot.mouseClick(window.save_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: "still used by second" in window.message.text(), timeout=10_000)
+    assert window.message.text().startswith("Not saved")
+    assert harness.config_path.read_text() == before

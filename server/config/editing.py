@@ -187,6 +187,26 @@ class ConfigEditor:
         """Create or update ``mcp_servers.<name>`` (``command``/``args`` or ``url``)."""
         self._put_values("mcp_servers", name, values)
 
+    def remove_source(self, section: str, name: str) -> None:
+        """Delete ``knowledge_bases.<name>`` or ``mcp_servers.<name>``; ``EditRefused`` while
+        an agent still uses it (untick it there first)."""
+        kind = {"knowledge_bases": "knowledge base", "mcp_servers": "MCP server"}[section]
+        self._entry(section, name, kind)
+        users = [
+            agent_id
+            for agent_id in self.section("agents")
+            if name in _sources_of(self.section("agents")[agent_id], section)
+        ]
+        if users:
+            raise EditRefused(
+                f"The {kind} {name} is still used by {', '.join(users)}: untick it there first."
+            )
+        data = self.data
+        del data[section][name]
+        if not data[section]:
+            del data[section]
+        self._apply(lambda text: patch_text(text, data))
+
     def new_id(self, section: str, wanted: str) -> str:
         """``wanted`` made into an id (``My notes`` -> ``my-notes``) no entry of ``section``
         has yet: ``notes``, ``notes-2``, ..."""
@@ -307,6 +327,21 @@ class ConfigEditor:
             return
         data[section] = {**entries, key: entry}
         self._apply(lambda text: patch_text(text, data))
+
+
+def _sources_of(entry: object, section: str) -> list[str]:
+    """The knowledge bases (or MCP servers) an agent's entry names."""
+    if not isinstance(entry, dict):
+        return []
+    if section == "knowledge_bases":
+        bases = entry.get("knowledge_bases")
+        return [str(b) for b in bases] if isinstance(bases, list) else []
+    servers = []
+    for tool in entry.get("tools") or []:
+        options = tool.get("mcp") if isinstance(tool, dict) else None
+        if isinstance(options, dict) and options.get("server"):
+            servers.append(str(options["server"]))
+    return servers
 
 
 def problem_field(problem: ConfigProblem, section: str, entity_id: str) -> str | None:
