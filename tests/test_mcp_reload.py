@@ -74,3 +74,41 @@ def test_an_unchanged_server_survives_a_reload_and_a_changed_one_restarts(
     while (alive(first) or alive(second)) and time.monotonic() < deadline:
         time.sleep(0.1)
     assert not alive(first) and not alive(second)  # shutdown ends both, grace or not
+
+
+def test_a_reload_while_a_server_starts_does_not_start_it_twice(tmp_path: Path) -> None:
+    import asyncio
+
+    from server.config.schema import Config
+    from server.mcp.manager import McpManager
+    from server.mcp.pool import McpPool
+
+    starts = tmp_path / "starts.log"
+    slow = {**NOTES, "env": {"NOTES_STARTS_LOG": str(starts), "NOTES_START_DELAY": "2"}}
+    config = Config.model_validate(
+        {"mcp_servers": {"notes": slow}, "agents": {"a": {"tools": [{"mcp": {"server": "notes"}}]}}}
+    )
+
+    async def scenario() -> None:
+        pool = McpPool()
+        old = McpManager(config, pool=pool)
+        await old.start()
+        for _ in range(100):  # until the process runs (and sleeps its slow start)
+            if starts.exists() and starts.read_text().strip():
+                break
+            await asyncio.sleep(0.05)
+        assert old.connection("notes").state == "starting"
+        new = McpManager(config, pool=pool)  # the reloaded config, same entry
+        await old.stop()  # what a reload does with the old generation
+        await new.start()
+        connection = new.connection("notes")
+        for _ in range(150):
+            if connection.running:
+                break
+            await asyncio.sleep(0.1)
+        assert connection.running and connection.restarts == 0
+        await new.stop(now=True)
+        await pool.close_all()
+
+    asyncio.run(scenario())
+    assert len(starts.read_text().split()) == 1  # one process, started once

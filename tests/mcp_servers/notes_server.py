@@ -6,7 +6,8 @@ streamable HTTP at ``/mcp``. Tools: ``add``, ``shout``, ``whoami`` (the
 process id, to prove reuse), ``calculator`` (clashes with the built-in one),
 ``crash`` (the process exits at once), ``fail`` (a tool error), ``header``
 (an HTTP request header, to check configured headers). With ``NOTES_PID_FILE`` set,
-the process writes its id there first.
+the process writes its id there first; ``NOTES_STARTS_LOG`` gets a line per start, and
+``NOTES_START_DELAY`` (seconds) makes it start slowly, as an ``npx`` server does.
 """
 
 from __future__ import annotations
@@ -77,6 +78,13 @@ def serve_http() -> None:
 
 
 if __name__ == "__main__":
+    if os.environ.get("NOTES_STARTS_LOG"):
+        with open(os.environ["NOTES_STARTS_LOG"], "a") as starts:
+            starts.write(f"{os.getpid()}\n")
+    if os.environ.get("NOTES_START_DELAY"):
+        import time
+
+        time.sleep(float(os.environ["NOTES_START_DELAY"]))
     if os.environ.get("NOTES_PID_FILE"):
         with open(os.environ["NOTES_PID_FILE"], "w") as pid_file:
             pid_file.write(str(os.getpid()))
