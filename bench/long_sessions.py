@@ -63,6 +63,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         default=None,
         help="the model's context window in tokens (default: Traymind's 32768)",
     )
+    parser.add_argument(
+        "--tools",
+        action="store_true",
+        help="the agent has calculator and current_time (the agent runtime, not the direct path)",
+    )
     parser.add_argument("--json", metavar="PATH", help="also write the report as JSON")
     return parser.parse_args(argv)
 
@@ -193,7 +198,9 @@ def run(args: argparse.Namespace) -> Report:
         fitting = populate(data_dir, lengths, sessions, tokens * CHARS_PER_TOKEN)
         upstream = start_upstream(tmp)
         started.append(upstream)
-        traymind = start_traymind(tmp, upstream.url, context_window=args.context_window)
+        traymind = start_traymind(
+            tmp, upstream.url, context_window=args.context_window, tools=1 if args.tools else None
+        )
         started.append(traymind)
         load = OtherLoad([p.pid for p in started])
         load.start()
@@ -213,6 +220,8 @@ def run(args: argparse.Namespace) -> Report:
             "of stored JSON)."
         )
         report.note(load.note())
+        if args.tools:
+            report.note("The agent has tools: every turn runs through the agent runtime.")
     return report
 
 
