@@ -476,6 +476,16 @@ def test_knowledge_bases_must_exist() -> None:
             "(Traymind adds it for teams)",
         ),
         ("", "config.yaml: agents: agent ids must not be empty"),
+        (
+            "my agent",
+            "config.yaml: agents.my agent: agent ids must not contain spaces or '/': try "
+            "'my-agent' (chat apps show the display name instead)",
+        ),
+        (
+            "a/b",
+            "config.yaml: agents.a/b: agent ids must not contain spaces or '/': try 'a-b' "
+            "(chat apps show the display name instead)",
+        ),
     ],
 )
 def test_reserved_agent_ids(agent_id: str, line: str) -> None:

@@ -94,7 +94,20 @@ def _id_problems(section: str, entity_id: str, kind: str) -> list[ConfigProblem]
                 f"{kind} ids must not start with '{TEAM_PREFIX}' (Traymind adds it for teams)",
             )
         ]
+    if "/" in entity_id or not entity_id.isprintable() or any(c.isspace() for c in entity_id):
+        return [  # chat apps put the id in URLs (/v1/models/{id}) and in their own configs
+            ConfigProblem(
+                f"{section}.{entity_id}",
+                f"{kind} ids must not contain spaces or '/': "
+                f"try '{_slug(entity_id)}' (chat apps show the display name instead)",
+            )
+        ]
     return []
+
+
+def _slug(entity_id: str) -> str:
+    printable = "".join(c if c.isprintable() else " " for c in entity_id)
+    return "-".join(printable.replace("/", " ").split())
 
 
 def _unknown(name: str, what: str, known: Collection[str]) -> str:
