@@ -3,14 +3,11 @@ per test. Load with ``pytest_plugins = ("tests.postgres_conftest",)``."""
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Iterator
 
 import pytest
 
-from tests.postgres_server import fresh_database, postgres_server
-
-NAMES = (f"db{i}" for i in itertools.count())
+from tests.postgres_server import fresh_database, new_name, postgres_server
 
 
 @pytest.fixture(scope="module")
@@ -24,7 +21,3 @@ def cluster() -> Iterator[str]:
 def database(cluster: str) -> str:
     """A new, empty database on the module's cluster; its URL."""
     return fresh_database(cluster, new_name())
-
-
-def new_name() -> str:
-    return next(NAMES)

@@ -9,6 +9,7 @@ and its folder removed when the test session ends.
 from __future__ import annotations
 
 import glob
+import itertools
 import os
 import shutil
 import socket
@@ -90,6 +91,14 @@ def postgres_server() -> Iterator[str]:
             timeout=60,
         )
         shutil.rmtree(root, ignore_errors=True)
+
+
+_NAMES = (f"db{i}" for i in itertools.count())
+
+
+def new_name() -> str:
+    """A database name no other test of this run took."""
+    return next(_NAMES)
 
 
 def fresh_database(url: str, name: str) -> str:

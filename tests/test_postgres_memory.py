@@ -15,8 +15,7 @@ from server.memory import MemoryNotFound, MemoryService, MemoryStore
 from server.memory.store import SHARED
 from server.postgres.memory_store import PostgresMemoryStore
 from tests.harness import agent_config, client, running_server
-from tests.postgres_conftest import new_name
-from tests.postgres_server import binaries, fresh_database
+from tests.postgres_server import binaries, fresh_database, new_name
 from tests.upstream import Reply, Upstream
 
 pytest_plugins = ("tests.postgres_conftest",)

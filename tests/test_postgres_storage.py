@@ -20,8 +20,7 @@ from server.postgres.schema import STEPS, migrate
 from server.sessions import HistoryStore
 from server.sessions.ids import SessionRef
 from tests.harness import ServeProcess, agent_config, client, running_server, write_config
-from tests.postgres_conftest import new_name
-from tests.postgres_server import binaries, fresh_database, postgres_server, wait_for
+from tests.postgres_server import binaries, fresh_database, new_name, postgres_server, wait_for
 from tests.upstream import Reply, Upstream
 
 pytest_plugins = ("tests.postgres_conftest",)
@@ -316,6 +315,9 @@ def test_session_lock_connections_are_reused_only_once_their_lock_is_released(
         await first.aclose()
         await second.aclose()
         assert kept.closed
+        async with first.hold(REF):  # a turn that ends after shutdown began
+            pass
+        assert first._idle == []  # its connection is closed, not kept
 
     asyncio.run(scenario())
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import logging
 import os
 import re
@@ -36,6 +37,7 @@ BACKOFF_MAX_SECONDS = 60.0
 STABLE_SECONDS = 30.0  # a server that ran this long before stopping is restarted at once
 STDERR_TAIL_CHARS = 300
 _NO_ANSWER = frozenset({-32000, -32001})  # JSON-RPC: connection closed, request timed out
+_CONNECTION_NUMBERS = itertools.count(1)
 _ENV_REFERENCE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
 
@@ -66,7 +68,9 @@ class McpConnection:
         self.failures = 0  # in a row; sets the backoff
         self.toolset: MCPToolset[Any] | None = None
         self._log_dir = log_dir
-        self._log_name = f"{re.sub(r'[^A-Za-z0-9_.-]', '_', name)}.stderr.log"
+        # one file per connection: an old config's process in its grace keeps its own
+        safe = re.sub(r"[^A-Za-z0-9_.-]", "_", name)
+        self._log_name = f"{safe}-{next(_CONNECTION_NUMBERS)}.stderr.log"
         self._log_file: Path | None = None
         self.on_change = on_change  # rebound when another manager takes the connection over
         self._clock = clock

@@ -38,9 +38,11 @@ class PostgresSessionLocks(SessionLocks):
         super().__init__()
         self.url = url
         self._idle: list[Any] = []  # connections holding no lock, for the next turns
+        self._closing = False
 
     async def aclose(self) -> None:
-        """Close the idle connections (at shutdown)."""
+        """Close the idle connections (at shutdown); a turn that ends later closes its own."""
+        self._closing = True
         idle, self._idle = self._idle, []
         for db in idle:
             await db.close()
@@ -73,7 +75,8 @@ class PostgresSessionLocks(SessionLocks):
                 except Exception:  # the connection broke: closing it below releases the lock
                     released = False
         finally:
-            if released and len(self._idle) < IDLE_CONNECTIONS and not db.closed:
+            keep = released and not self._closing and not db.closed
+            if keep and len(self._idle) < IDLE_CONNECTIONS:
                 self._idle.append(db)
             else:
                 await db.close()  # closing releases the lock, also after an error
