@@ -294,10 +294,10 @@ def save_default_model(
     updated = with_default_model(text, entry, name)
     after = check_loads(path, updated)
     if key:
-        name = entry.get("api_key_keyring")
-        if not name:
+        stored_as = entry.get("api_key_keyring")
+        if not stored_as:
             raise ModelSetupError("a typed key needs api_key_keyring in the entry")
-        set_provider_key(name, key, backend, data_dir)
+        set_provider_key(stored_as, key, backend, data_dir)
     fd, tmp = tempfile.mkstemp(prefix=".config-", suffix=".yaml", dir=path.parent)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as fh:

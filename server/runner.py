@@ -253,13 +253,10 @@ class ServerHandle:
         allow = self.options.allow_unauthenticated
         if allow is None:
             allow = env_flag(os.environ.get("OPENAI_COMPAT_ALLOW_UNAUTHENTICATED"))
+        # replicas share one PostgreSQL database: keys, memory and turn locks live there too
+        shared = store.url if isinstance(store, PostgresHistoryStore) else None
         authenticator = Authenticator(
-            key_sources(
-                data_dir,
-                self.options.keystore,
-                self.status,
-                store.url if isinstance(store, PostgresHistoryStore) else None,  # keys too
-            ),
+            key_sources(data_dir, self.options.keystore, self.status, shared),
             allow_unauthenticated=allow,
             throttle=AuthThrottle(
                 config.server.auth_failure_limit, config.server.auth_failure_window_seconds
@@ -271,13 +268,10 @@ class ServerHandle:
             authenticator.flush()  # a database key store's poller and connection
             raise
         knowledge = KnowledgeService(config, data_dir, self.status)
-        shared = isinstance(store, PostgresHistoryStore)  # replicas: turns locked in the database
         memory = MemoryService.open(
-            data_dir,
-            config.embeddings_model,
-            PostgresMemoryStore(store.url) if isinstance(store, PostgresHistoryStore) else None,
+            data_dir, config.embeddings_model, PostgresMemoryStore(shared) if shared else None
         )
-        locks = PostgresSessionLocks(store.url) if shared else SessionLocks()
+        locks = PostgresSessionLocks(shared) if shared else SessionLocks()
         if config_path is not None:
             self.approvals.on_always = lambda pending: remember_always(config_path, pending)
         mcp_pool = McpPool()

@@ -8,12 +8,15 @@ are set while the server runs and restored after.
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
+from typing import Any
 
 import httpx
 import openai
@@ -92,6 +95,57 @@ def running_server(
             yield handle
         finally:
             handle.stop()
+
+
+@contextmanager
+def replicas(
+    directory: Path, config: Mapping[str, object], env: Mapping[str, str], count: int = 2
+) -> Iterator[list[ServerHandle]]:
+    """``count`` in-process servers on one config (replicas when it names a shared
+    ``storage``), each with its own folder and data dir; all stopped on exit."""
+    with ExitStack() as stack:
+        handles = []
+        for i in range(count):
+            folder = directory / chr(ord("a") + i)
+            folder.mkdir()
+            handles.append(stack.enter_context(running_server(folder, config, env=env)))
+        yield handles
+
+
+def kill_during_streams(
+    proc: ServeProcess, upstream: Any, headers: Mapping[str, str], sessions: int, streaming: int
+) -> None:
+    """One streaming turn in each session ``k0``..: SIGKILL the server once ``streaming`` of
+    them reach the stand-in, then wait for every client to see its connection end."""
+
+    def stream(i: int) -> None:
+        try:
+            with (
+                httpx.Client(timeout=30) as h,
+                h.stream(
+                    "POST",
+                    f"{proc.url}/chat/completions",
+                    headers={**headers, "X-Session-Id": f"k{i}"},
+                    json={
+                        "model": "general",
+                        "stream": True,
+                        "messages": [{"role": "user", "content": "killed"}],
+                    },
+                ) as response,
+            ):
+                for _ in response.iter_lines():
+                    pass
+        except httpx.HTTPError:
+            pass  # the server was killed under us: expected
+
+    threads = [threading.Thread(target=stream, args=(i,)) for i in range(sessions)]
+    for t in threads:
+        t.start()
+    assert upstream.wait_until(lambda: upstream.active_streams >= streaming, timeout=20)
+    proc.proc.send_signal(signal.SIGKILL)
+    proc.proc.wait(10)
+    for t in threads:
+        t.join(30)
 
 
 def client(handle: ServerHandle, key: str = "unused", **headers: str) -> openai.OpenAI:

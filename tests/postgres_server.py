@@ -101,6 +101,30 @@ def new_name() -> str:
     return next(_NAMES)
 
 
+def drop_connections(url: str, where: str) -> None:
+    """End the server's connections matching ``where`` (SQL on ``pg_stat_activity``), as a
+    restart would, and wait until those backends are gone (their sockets then closed)."""
+    import psycopg
+
+    with psycopg.connect(url, autocommit=True) as admin:
+        pids = [
+            row[0]
+            for row in admin.execute(
+                f"SELECT pid FROM pg_stat_activity WHERE pid <> pg_backend_pid() AND {where}"
+            )
+        ]
+        for pid in pids:
+            admin.execute("SELECT pg_terminate_backend(%s)", (pid,))
+
+        def gone() -> bool:
+            rows = admin.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE pid = ANY(%s)", (pids,)
+            ).fetchone()
+            return rows is not None and rows[0] == 0
+
+        assert wait_for(gone, 10.0)
+
+
 def fresh_database(url: str, name: str) -> str:
     """A new, empty database on the cluster of ``url``; its URL."""
     import psycopg

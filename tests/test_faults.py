@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import signal
 import sqlite3
 import subprocess
 import sys
@@ -16,7 +15,15 @@ import pytest
 import yaml
 
 from tests.chat_paths import PATHS, ChatPath, agent_spec, assert_path
-from tests.harness import ROOT, ServeProcess, agent_config, client, running_server, write_config
+from tests.harness import (
+    ROOT,
+    ServeProcess,
+    agent_config,
+    client,
+    kill_during_streams,
+    running_server,
+    write_config,
+)
 from tests.upstream import Reply, Upstream
 
 KEY = "sk-faults"
@@ -223,34 +230,7 @@ def test_sigkill_during_50_streaming_turns_leaves_a_consistent_store(
         assert_path(up, chat_path)
         up.default = Reply.deltas([f"w{i} " for i in range(400)], delay=0.01)
 
-        def stream(i: int) -> None:
-            try:
-                with (
-                    httpx.Client(timeout=30) as h,
-                    h.stream(
-                        "POST",
-                        f"{url}/chat/completions",
-                        headers={**headers, "X-Session-Id": f"k{i}"},
-                        json={
-                            "model": "general",
-                            "stream": True,
-                            "messages": [{"role": USER, "content": "killed"}],
-                        },
-                    ) as response,
-                ):
-                    for _ in response.iter_lines():
-                        pass
-            except httpx.HTTPError:
-                pass  # the server was killed under us: expected
-
-        threads = [threading.Thread(target=stream, args=(i,)) for i in range(50)]
-        for t in threads:
-            t.start()
-        assert up.wait_until(lambda: up.active_streams >= 40, timeout=20)
-        proc.proc.send_signal(signal.SIGKILL)
-        proc.proc.wait(10)
-        for t in threads:
-            t.join(30)
+        kill_during_streams(proc, up, headers, sessions=50, streaming=40)
 
         with sqlite3.connect(data / "sessions.sqlite3") as db:
             assert db.execute("PRAGMA integrity_check").fetchone() == ("ok",)

@@ -14,7 +14,7 @@ from server.cli.main import main as cli
 from server.memory import MemoryNotFound, MemoryService, MemoryStore
 from server.memory.store import SHARED
 from server.postgres.memory_store import PostgresMemoryStore
-from tests.harness import agent_config, client, running_server
+from tests.harness import agent_config, client, replicas
 from tests.postgres_server import binaries, fresh_database, new_name
 from tests.upstream import Reply, Upstream
 
@@ -89,12 +89,7 @@ def test_a_fact_remembered_through_one_replica_is_recalled_through_the_other(
         "storage": {"url": database},
     }
     env = {"OPENAI_COMPAT_API_KEYS": KEY}
-    (tmp_path / "a").mkdir()
-    (tmp_path / "b").mkdir()
-    with (
-        running_server(tmp_path / "a", config, env=env) as first,
-        running_server(tmp_path / "b", config, env=env) as second,
-    ):
+    with replicas(tmp_path, config, env) as (first, second):
         upstream.script(
             Reply.tool_calls([("remember", {"fact": "The user prefers metric units."})]),
             Reply.text("Noted."),

@@ -19,8 +19,22 @@ from server.postgres.history_store import PostgresHistoryStore
 from server.postgres.schema import STEPS, migrate
 from server.sessions import HistoryStore
 from server.sessions.ids import SessionRef
-from tests.harness import ServeProcess, agent_config, client, running_server, write_config
-from tests.postgres_server import binaries, fresh_database, new_name, postgres_server, wait_for
+from tests.harness import (
+    ServeProcess,
+    agent_config,
+    client,
+    kill_during_streams,
+    replicas,
+    write_config,
+)
+from tests.postgres_server import (
+    binaries,
+    drop_connections,
+    fresh_database,
+    new_name,
+    postgres_server,
+    wait_for,
+)
 from tests.upstream import Reply, Upstream
 
 pytest_plugins = ("tests.postgres_conftest",)
@@ -114,13 +128,7 @@ def test_a_lost_database_is_a_503_sentence_and_the_store_recovers(tmp_path: Path
         store.append_turn(REF, b"kept")
         told: list[tuple[str, str]] = []
         store.report = lambda state, message: told.append((state, message))
-        import psycopg
-
-        with psycopg.connect(url, autocommit=True) as admin:  # the connection drops, as when
-            admin.execute(  # the database restarts
-                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                "WHERE application_name = 'traymind'"
-            )
+        drop_connections(url, "application_name = 'traymind'")  # as a restart does
         assert store.recent_turns(REF, 1000) == [b"kept"]  # connects again by itself
     with pytest.raises(DatabaseUnavailable) as caught:  # the cluster is gone now
         store.recent_turns(REF, 1000)
@@ -135,12 +143,7 @@ def test_two_replicas_on_one_database_serve_one_conversation(
 ) -> None:
     config = {**agent_config(upstream.base_url), "storage": {"url": database}}
     env = {"OPENAI_COMPAT_API_KEYS": KEY}
-    (tmp_path / "a").mkdir()
-    (tmp_path / "b").mkdir()
-    with (
-        running_server(tmp_path / "a", config, env=env) as first,
-        running_server(tmp_path / "b", config, env=env) as second,
-    ):
+    with replicas(tmp_path, config, env) as (first, second):
         replies = [Reply.text(f"answer {i}") for i in range(4)]
         for i, replica in enumerate([first, second, first, second]):
             upstream.script(replies[i])
@@ -176,8 +179,6 @@ def test_two_replicas_run_one_sessions_turns_one_at_a_time(
 ) -> None:
     config = {**agent_config(upstream.base_url), "storage": {"url": database}}
     env = {"OPENAI_COMPAT_API_KEYS": KEY}
-    (tmp_path / "a").mkdir()
-    (tmp_path / "b").mkdir()
     upstream.script(Reply.hang(1.5, then=Reply.text("first answer")), Reply.text("second answer"))
     answers: dict[str, str] = {}
 
@@ -187,10 +188,7 @@ def test_two_replicas_run_one_sessions_turns_one_at_a_time(
         )
         answers[label] = reply.choices[0].message.content or ""
 
-    with (
-        running_server(tmp_path / "a", config, env=env) as first,
-        running_server(tmp_path / "b", config, env=env) as second,
-    ):
+    with replicas(tmp_path, config, env) as (first, second):
         one = threading.Thread(target=ask, args=(first, "first"))
         one.start()
         assert upstream.wait_until(lambda: len(upstream.chat_requests) == 1, timeout=10)
@@ -207,7 +205,6 @@ def test_sigkill_of_a_replica_during_streaming_turns_leaves_whole_turns(
     tmp_path: Path, database: str
 ) -> None:
     import json
-    import signal
 
     import httpx
     import psycopg
@@ -231,34 +228,7 @@ def test_sigkill_of_a_replica_during_streaming_turns_leaves_whole_turns(
                 )
         up.default = Reply.deltas([f"w{i} " for i in range(400)], delay=0.01)
 
-        def stream(i: int) -> None:
-            try:
-                with (
-                    httpx.Client(timeout=30) as h,
-                    h.stream(
-                        "POST",
-                        f"{url}/chat/completions",
-                        headers={**headers, "X-Session-Id": f"k{i}"},
-                        json={
-                            "model": "general",
-                            "stream": True,
-                            "messages": [{"role": "user", "content": "killed"}],
-                        },
-                    ) as response,
-                ):
-                    for _ in response.iter_lines():
-                        pass
-            except httpx.HTTPError:
-                pass  # the replica was killed under us: expected
-
-        threads = [threading.Thread(target=stream, args=(i,)) for i in range(20)]
-        for t in threads:
-            t.start()
-        assert up.wait_until(lambda: up.active_streams >= 15, timeout=20)
-        proc.proc.send_signal(signal.SIGKILL)
-        proc.proc.wait(10)
-        for t in threads:
-            t.join(30)
+        kill_during_streams(proc, up, headers, sessions=20, streaming=15)
     with psycopg.connect(database, autocommit=True) as db:
         rows = db.execute("SELECT session, seq, messages FROM turns ORDER BY session").fetchall()
 
@@ -325,8 +295,6 @@ def test_session_lock_connections_are_reused_only_once_their_lock_is_released(
 def test_a_pooled_lock_connection_the_database_dropped_is_replaced(database: str) -> None:
     import asyncio
 
-    import psycopg
-
     from server.postgres.session_locks import PostgresSessionLocks
 
     async def scenario() -> None:
@@ -334,12 +302,7 @@ def test_a_pooled_lock_connection_the_database_dropped_is_replaced(database: str
         async with locks.hold(REF):
             pass
         assert len(locks._idle) == 1
-        with psycopg.connect(database, autocommit=True) as admin:  # as a restart would
-            admin.execute(
-                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                "WHERE pid <> pg_backend_pid() AND datname = current_database()"
-            )
-        await asyncio.sleep(0.2)
+        drop_connections(database, "datname = current_database()")  # as a restart would
         async with locks.hold(REF):  # a new connection, not an error
             pass
         await locks.aclose()

@@ -161,22 +161,18 @@ def capture(out_dir: Path, workdir: Path) -> None:
         shots.save(keys, out_dir / "keys.png")
         keys.hide()
 
-        app.show_connect()
-        connect = app.connect_dialog
-        assert connect is not None
-        connect.resize(760, 600)
-        shots.save(connect, out_dir / "connect.png")
-        connect.hide()
-
-        app.show_settings()
-        assert app.settings_dialog is not None
-        shots.save(app.settings_dialog, out_dir / "settings.png")
-        app.settings_dialog.hide()
-
-        app.show_about()
-        assert app.about_dialog is not None
-        shots.save(app.about_dialog, out_dir / "about.png")
-        app.about_dialog.hide()
+        for show, name in (
+            (app.show_connect, "connect"),
+            (app.show_settings, "settings"),
+            (app.show_about, "about"),
+        ):  # dialogs shown as they open
+            show()
+            dialog = getattr(app, f"{name}_dialog")
+            assert dialog is not None
+            if name == "connect":
+                dialog.resize(760, 600)
+            shots.save(dialog, out_dir / f"{name}.png")
+            dialog.hide()
 
         app.show_welcome()
         welcome = app.welcome_window

@@ -67,6 +67,11 @@ def parse_key(presented: object) -> str | None:
     return found.group(1) if found else None
 
 
+def new_key(key_id: str) -> str:
+    """A new client key with the public id ``key_id``: the shape ``parse_key`` reads."""
+    return f"sk-tm-{key_id}-{secrets.token_urlsafe(32)}"
+
+
 def key_digest(salt: bytes, key: str) -> bytes:
     return hmac.new(salt, key.encode("utf-8", "surrogatepass"), hashlib.sha256).digest()
 
@@ -254,7 +259,7 @@ class KeyStore:
             key_id = secrets.token_hex(6)
             while key_id in taken:
                 key_id = secrets.token_hex(6)
-            key = f"sk-tm-{key_id}-{secrets.token_urlsafe(32)}"
+            key = new_key(key_id)
             record = make_record(key)
             self._secrets.set(key_id, record)  # first: a listed key always has its hash
             entry = {

@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import time
 from collections.abc import Callable, Collection
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -52,22 +53,15 @@ class McpManager:
         self._own_pool = pool is None
         self._pool = McpPool(grace=0) if pool is None else pool
 
-        def make(name: str, server: McpServerConfig) -> Callable[[Folder], McpConnection]:
-            def build(pool_folder: Folder) -> McpConnection:
-                folder = pool_folder if log_dir is None else lambda: _made(log_dir)
-                return McpConnection(
-                    name,
-                    server,
-                    log_dir=folder,
-                    clock=clock,
-                    start_timeout=start_timeout,
-                )
-
-            return build
+        def build(name: str, server: McpServerConfig, pool_folder: Folder) -> McpConnection:
+            folder = pool_folder if log_dir is None else lambda: _made(log_dir)
+            return McpConnection(
+                name, server, log_dir=folder, clock=clock, start_timeout=start_timeout
+            )
 
         self._connections: dict[str, McpConnection] = {}
         for name, server in config.mcp_servers.items():
-            connection = self._pool.acquire(name, server, make(name, server))
+            connection = self._pool.acquire(name, server, partial(build, name, server))
             connection.on_change = self._publish
             self._connections[name] = connection
         self._warmup: asyncio.Task[None] | None = None

@@ -27,6 +27,7 @@ from server.keys.client_keys import (
     clean_label,
     key_info,
     make_record,
+    new_key,
     parse_key,
     parse_record,
     verified,
@@ -170,7 +171,7 @@ class PostgresKeyStore:
 
         label = clean_label(label)
         key_id = secrets.token_hex(6)
-        key = f"sk-tm-{key_id}-{secrets.token_urlsafe(32)}"
+        key = new_key(key_id)
         entry = {
             "id": key_id,
             "label": label,
