@@ -267,7 +267,7 @@ class ServerHandle:
         except BaseException:
             authenticator.flush()  # a database key store's poller and connection
             raise
-        knowledge = KnowledgeService(config, data_dir, self.status)
+        knowledge = KnowledgeService(config, data_dir, self.status, storage_url=shared)
         memory = MemoryService.open(
             data_dir, config.embeddings_model, PostgresMemoryStore(shared) if shared else None
         )

@@ -1,11 +1,17 @@
-"""Knowledge indexing on real folders: which files, their text, passages, incremental passes."""
+"""Knowledge indexing on real folders: which files, their text, passages, incremental passes.
+
+The index's contract is tested on both backends: this machine's SQLite file and the
+PostgreSQL index replicas share (against a real PostgreSQL the tests start).
+"""
 
 from __future__ import annotations
 
 import itertools
 import os
 import socket
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -15,7 +21,8 @@ from server.knowledge.extract import Line, extract
 from server.knowledge.files import FileFilter, scan
 from server.knowledge.indexer import Indexer
 from server.knowledge.search import match_expression, rank
-from server.knowledge.store import IndexStore, embedding_text
+from server.knowledge.store import IndexStore, KnowledgeIndex, embedding_text
+from server.postgres.index_store import PostgresIndexStore
 from tests.upstream import Upstream
 from tests.upstream.wire import fake_embedding
 
@@ -62,11 +69,35 @@ def make_pdf(pages: list[str]) -> bytes:
     return out
 
 
+pytest_plugins = ("tests.postgres_conftest",)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def open_index(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Callable[[], Any]]:
+    """Opens the test's index (again after a close: the same file, or the same database),
+    holding its lease as the indexing replica does."""
+    url = request.getfixturevalue("database") if request.param == "postgresql" else None
+    opened: list[KnowledgeIndex] = []
+
+    def open_() -> KnowledgeIndex:
+        index: KnowledgeIndex
+        if url is None:
+            index = IndexStore(tmp_path / "index.sqlite3")
+        else:
+            index = PostgresIndexStore(url, "docs")
+        index.open()
+        assert index.take_lease()
+        opened.append(index)
+        return index
+
+    yield open_
+    for index in opened:
+        index.close()
+
+
 @pytest.fixture
-def store(tmp_path: Path) -> IndexStore:
-    opened = IndexStore(tmp_path / "index.sqlite3").open()
-    yield opened
-    opened.close()
+def store(open_index: Callable[[], KnowledgeIndex]) -> KnowledgeIndex:
+    return open_index()
 
 
 # Which files
@@ -175,7 +206,7 @@ def test_code_is_cut_on_blank_lines() -> None:
 # Indexing passes
 
 
-def test_a_fact_is_found_with_its_source_path_and_position(tmp_path: Path, store: IndexStore):
+def test_a_fact_is_found_with_its_source_path_and_position(tmp_path: Path, store: KnowledgeIndex):
     docs = tmp_path / "docs"
     write(docs, "guides/install.md", "# Install\n\n## Linux\n\nRun `apt install frob`.\n")
     write(docs, "warranty.txt", "Intro line.\n\nThe warranty lasts three years.\n")
@@ -197,7 +228,7 @@ def test_a_fact_is_found_with_its_source_path_and_position(tmp_path: Path, store
     )
 
 
-def test_incremental_pass_touches_only_changed_files(tmp_path: Path, store: IndexStore) -> None:
+def test_incremental_pass_touches_only_changed_files(tmp_path: Path, store: KnowledgeIndex) -> None:
     docs = tmp_path / "docs"
     for name in ("same", "edited", "touched", "deleted"):
         write(docs, f"{name}.md", f"# {name}\n\nThe {name} file.\n")
@@ -222,20 +253,19 @@ def test_incremental_pass_touches_only_changed_files(tmp_path: Path, store: Inde
     assert rank(store, "deleted", 5) == []
 
 
-def test_the_index_survives_a_restart(tmp_path: Path) -> None:
+def test_the_index_survives_a_restart(tmp_path: Path, open_index) -> None:
     docs = tmp_path / "docs"
     write(docs, "a.md", "# A\n\nAlpha facts.\n")
-    first = IndexStore(tmp_path / "i.sqlite3").open()
+    first = open_index()
     Indexer(docs, FileFilter(None, []), first).run()
     first.close()
-    again = IndexStore(tmp_path / "i.sqlite3").open()
+    again = open_index()
     result = Indexer(docs, FileFilter(None, []), again).run()
     assert (result.indexed, result.unchanged) == ([], [])
     assert [h.path for h in rank(again, "alpha", 3)] == ["a.md"]
-    again.close()
 
 
-def test_rebuild_and_a_moved_folder_start_over(tmp_path: Path, store: IndexStore) -> None:
+def test_rebuild_and_a_moved_folder_start_over(tmp_path: Path, store: KnowledgeIndex) -> None:
     docs = tmp_path / "docs"
     write(docs, "a.md", "# A\n\nAlpha.\n")
     Indexer(docs, FileFilter(None, []), store).run()
@@ -246,7 +276,7 @@ def test_rebuild_and_a_moved_folder_start_over(tmp_path: Path, store: IndexStore
     assert (result.indexed, result.removed, sorted(store.files())) == (["b.md"], [], ["b.md"])
 
 
-def test_unreadable_files_are_skipped_and_named(tmp_path: Path, store: IndexStore) -> None:
+def test_unreadable_files_are_skipped_and_named(tmp_path: Path, store: KnowledgeIndex) -> None:
     docs = tmp_path / "docs"
     write(docs, "good.md", "# Good\n\nReadable.\n")
     write(docs, "binary.txt", b"\x00\x01\x02 not text")
@@ -270,7 +300,7 @@ def test_queries_are_words_not_fts_syntax() -> None:
 
 
 def test_hybrid_search_stores_vectors_and_uses_them(
-    tmp_path: Path, store: IndexStore, upstream: Upstream
+    tmp_path: Path, store: KnowledgeIndex, upstream: Upstream
 ) -> None:
     docs = tmp_path / "docs"
     write(docs, "a.md", "# Alpha\n\nApples grow on trees.\n")
@@ -292,7 +322,7 @@ def test_hybrid_search_stores_vectors_and_uses_them(
 
 
 def test_a_failing_embeddings_endpoint_leaves_lexical_search_working(
-    tmp_path: Path, store: IndexStore, upstream: Upstream
+    tmp_path: Path, store: KnowledgeIndex, upstream: Upstream
 ) -> None:
     docs = tmp_path / "docs"
     write(docs, "a.md", "# Alpha\n\nApples grow on trees.\n")

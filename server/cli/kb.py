@@ -1,7 +1,8 @@
 """``traymind kb``: rebuild and try knowledge bases.
 
-These run in their own process, on the same index files the server
-uses (SQLite in WAL mode allows both at once). Results go to stdout; progress
+These run in their own process, on the same indexes the server uses: SQLite files
+in WAL mode allow both at once, and with a storage URL the PostgreSQL index the
+replicas share (a rebuild then needs the base's lease, or asks its holder). Results go to stdout; progress
 and notes go to stderr so that output can be piped.
 """
 
@@ -13,16 +14,16 @@ import time
 from pathlib import Path
 from typing import Any
 
-from server.cli.common import EXIT_FAILED, EXIT_OK, add_data_dir, note
+from server.cli.common import EXIT_FAILED, EXIT_OK, add_data_dir, note, storage_url
 from server.config import Config, ConfigError, KnowledgeBaseConfig, load_config, locate_config
 from server.embeddings.client import Embedder, embedder_for
 from server.knowledge import git_sync
 from server.knowledge.files import FileFilter
 from server.knowledge.indexer import Indexer
 from server.knowledge.search import format_passages, rank, to_passage
-from server.knowledge.service import index_path
-from server.knowledge.store import IndexStore
+from server.knowledge.service import index_of
 from server.paths import resolve_data_dir
+from server.sessions.store import StorageError
 
 
 def add_kb_parser(subparsers: Any) -> None:
@@ -57,9 +58,14 @@ def run_kb(args: argparse.Namespace) -> int:
         note("traymind kb: the config has no knowledge_bases")
         return EXIT_FAILED
     embedder = _embedder(config)
-    if args.kb_command == "search":
-        return _search(args.name, config, data_dir, args.query, args.top_k, embedder)
-    failed = [name for name in names if not _reindex(name, config, data_dir, embedder)]
+    try:
+        shared = storage_url(args.config)
+        if args.kb_command == "search":
+            return _search(args.name, data_dir, shared, args.query, args.top_k, embedder)
+        failed = [name for name in names if not _reindex(name, config, data_dir, shared, embedder)]
+    except StorageError as exc:
+        note(f"traymind kb: {exc.message}")
+        return EXIT_FAILED
     return EXIT_FAILED if failed else EXIT_OK
 
 
@@ -71,7 +77,9 @@ def _embedder(config: Config) -> Embedder | None:
         return None
 
 
-def _reindex(name: str, config: Config, data_dir: Path, embedder: Embedder | None) -> bool:
+def _reindex(
+    name: str, config: Config, data_dir: Path, shared: str | None, embedder: Embedder | None
+) -> bool:
     base: KnowledgeBaseConfig = config.knowledge_bases[name]
     root = Path(base.path)
     if base.git is not None:
@@ -86,9 +94,16 @@ def _reindex(name: str, config: Config, data_dir: Path, embedder: Embedder | Non
     if not root.is_dir():
         note(f"{name}: the folder {root} does not exist")
         return False
-    store = IndexStore(index_path(data_dir, name)).open()
+    store = index_of(name, data_dir, shared).open()
     started = time.monotonic()
     try:
+        if not store.take_lease():
+            note(
+                f"{name}: a running replica indexes this base (it holds its lease); "
+                "it was asked to rebuild it"
+            )
+            store.ask_rebuild()
+            return True
         result = Indexer(root, FileFilter(base.include, base.exclude), store, embedder).run(
             rebuild=True, progress=_progress_printer(name)
         )
@@ -122,16 +137,21 @@ def _progress_printer(name: str) -> Any:
 
 
 def _search(
-    name: str, config: Config, data_dir: Path, query: str, top_k: int, embedder: Embedder | None
+    name: str,
+    data_dir: Path,
+    shared: str | None,
+    query: str,
+    top_k: int,
+    embedder: Embedder | None,
 ) -> int:
-    path = index_path(data_dir, name)
-    if not path.exists():
+    store = index_of(name, data_dir, shared)
+    if not shared and not Path(store.path).exists():
         note(
             f"traymind kb: '{name}' has no index yet; run `traymind kb reindex {name}` "
             "or start the server"
         )
         return EXIT_FAILED
-    store = IndexStore(path).open()
+    store.open()
     try:
         passages = [to_passage(name, p) for p in rank(store, query, max(1, top_k), embedder)]
         if store.meta("complete") != "1":

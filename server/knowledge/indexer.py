@@ -19,7 +19,7 @@ from server.embeddings.vectors import pack
 from server.knowledge.chunking import Chunk, chunk
 from server.knowledge.extract import UnreadableFile, extract
 from server.knowledge.files import FileFilter, FileStat, content_hash, read_inside, scan
-from server.knowledge.store import FileUpdate, IndexStore, embedding_text
+from server.knowledge.store import FileUpdate, KnowledgeIndex, embedding_text
 
 log = logging.getLogger(__name__)
 
@@ -42,13 +42,13 @@ class PassResult:
 
 
 class Indexer:
-    """Keeps one ``IndexStore`` in step with one folder."""
+    """Keeps one index (``KnowledgeIndex``) in step with one folder."""
 
     def __init__(
         self,
         root: Path,
         filter_: FileFilter,
-        store: IndexStore,
+        store: KnowledgeIndex,
         embedder: Embedder | None = None,
     ) -> None:
         self.root = root

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from server.embeddings.client import Embedder, EmbeddingError
 from server.embeddings.vectors import fuse
-from server.knowledge.store import IndexStore, StoredPassage
+from server.knowledge.store import KnowledgeIndex, StoredPassage, fts5_expression
 
 log = logging.getLogger(__name__)
 
@@ -109,13 +109,11 @@ def query_words(query: str) -> list[str]:
 def match_expression(query: str) -> str | None:
     """An FTS5 expression matching any of the query's words (stop words dropped)."""
     unique = query_words(query)
-    if not unique:
-        return None
-    return " OR ".join('"' + w.replace('"', '""') + '"' for w in unique)
+    return fts5_expression(unique) if unique else None
 
 
 def rank_many(
-    stores: Mapping[str, IndexStore],
+    stores: Mapping[str, KnowledgeIndex],
     query: str,
     limit: int,
     embedder: Embedder | None = None,
@@ -127,11 +125,10 @@ def rank_many(
     together (one embedding model, so one scale), and the two orders are fused.
     """
     lexical: list[tuple[tuple[str, int], float]] = []
-    expression = match_expression(query)
-    if expression is not None:
-        for base, store in stores.items():
-            lexical += [((base, i), score) for i, score in store.lexical(expression, CANDIDATES)]
-    lexical.sort(key=lambda hit: hit[1])  # bm25(): lower is better
+    words = query_words(query)
+    for base, store in stores.items():
+        lexical += [((base, i), score) for i, score in store.lexical(words, CANDIDATES)]
+    lexical.sort(key=lambda hit: hit[1])  # lower is better (bm25(), or minus ts_rank)
     semantic: list[tuple[tuple[str, int], float]] = []
     if embedder is not None or query_vector is not None:
         matrices = {base: store.vector_matrix() for base, store in stores.items()}
@@ -150,7 +147,7 @@ def rank_many(
 
 
 def rank(
-    store: IndexStore,
+    store: KnowledgeIndex,
     query: str,
     limit: int,
     embedder: Embedder | None = None,

@@ -16,17 +16,14 @@ import threading
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from server.config import Config, KnowledgeBaseConfig
 from server.embeddings.client import HttpEmbedder, embedder_for
 from server.knowledge.search import Passage, rank_many, to_passage
-from server.knowledge.store import IndexStore
+from server.knowledge.store import IndexStore, KnowledgeIndex
 from server.knowledge.worker import WATCH_INTERVAL, BaseStatus, BaseWorker
 from server.status import StatusHub
-
-if TYPE_CHECKING:
-    pass
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +44,16 @@ def index_path(data_dir: Path, name: str) -> Path:
     return data_dir / "knowledge" / f"{safe}.sqlite3"
 
 
+def index_of(name: str, data_dir: Path, storage_url: str | None) -> KnowledgeIndex:
+    """Base ``name``'s index, not opened: shared in PostgreSQL with a storage URL (the
+    replicas'), else this machine's SQLite file in the data dir."""
+    if storage_url:
+        from server.postgres.index_store import PostgresIndexStore
+
+        return PostgresIndexStore(storage_url, name)
+    return IndexStore(index_path(data_dir, name))
+
+
 class UnknownKnowledgeBase(KeyError):
     """A name that is not a key under ``knowledge_bases``."""
 
@@ -61,8 +68,10 @@ class KnowledgeService:
         status: StatusHub | None = None,
         *,
         watch_interval: float = WATCH_INTERVAL,
+        storage_url: str | None = None,
     ) -> None:
         self.data_dir = data_dir
+        self.storage_url = storage_url  # PostgreSQL: the index replicas share
         self._config = config
         self._status = status
         self._watch_interval = watch_interval
@@ -114,7 +123,7 @@ class KnowledgeService:
         self._publish()
 
     def _start_worker(self, name: str, base: KnowledgeBaseConfig) -> None:
-        store = IndexStore(index_path(self.data_dir, name))
+        store = index_of(name, self.data_dir, self.storage_url)
         worker = BaseWorker(
             name, base, store, self._embedder, self._on_status, self._watch_interval
         )
@@ -187,6 +196,7 @@ class KnowledgeService:
                 "path": base.path,
                 "git": base.git.repo_url if base.git else None,
                 "semantic": self._embedder is not None,
+                "index": getattr(worker.store, "path", None) if worker.store.shared else None,
             }
         self._status.set_extra(STATUS_KEY, value)
 

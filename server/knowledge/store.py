@@ -16,6 +16,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 from server.embeddings.vectors import VectorMatrix
 from server.knowledge.chunking import Chunk
@@ -111,6 +112,43 @@ class StoredPassage:
         return f"{self.unit}s {self.start}-{self.end}"
 
 
+class IndexLeaseLost(RuntimeError):
+    """A write to a shared index by a replica that no longer holds the base's lease."""
+
+
+class KnowledgeIndex(Protocol):
+    """What the indexer, the worker and search need of an index: ``IndexStore`` (SQLite,
+    this machine's) or ``PostgresIndexStore`` (shared by replicas)."""
+
+    shared: bool  # replicas share it: only the lease holder writes
+    path: Path | str  # where it is, for people: a file, or "PostgreSQL at host:port/db"
+
+    def open(self) -> KnowledgeIndex: ...
+    def close(self) -> None: ...
+    def take_lease(self) -> bool: ...
+    def ask_rebuild(self) -> None: ...
+    def meta(self, key: str) -> str | None: ...
+    def set_meta(self, **values: str | None) -> None: ...
+    def files(self) -> dict[str, FileRecord]: ...
+    def counts(self) -> tuple[int, int]: ...
+    def touch_file(self, rel: str, size: int, mtime_ns: int) -> None: ...
+    def replace_files(self, updates: Sequence[FileUpdate]) -> None: ...
+    def remove_files(self, rels: Iterable[str]) -> None: ...
+    def clear(self) -> None: ...
+    def missing_vectors(self, limit: int) -> list[tuple[int, str]]: ...
+    def set_vectors(self, pairs: Iterable[tuple[int, bytes]]) -> None: ...
+    def clear_vectors(self) -> None: ...
+    def vector_matrix(self) -> VectorMatrix: ...
+    def has_vectors(self) -> bool: ...
+    def lexical(self, words: Sequence[str], limit: int) -> list[tuple[int, float]]: ...
+    def passages(self, ids: Sequence[int]) -> list[StoredPassage]: ...
+
+
+def fts5_expression(words: Sequence[str]) -> str:
+    """An FTS5 expression matching any of ``words``, each quoted (never FTS5 syntax)."""
+    return " OR ".join('"' + w.replace('"', '""') + '"' for w in words)
+
+
 def _connect(path: Path) -> sqlite3.Connection:
     db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
     db.execute("PRAGMA busy_timeout=10000")
@@ -119,6 +157,8 @@ def _connect(path: Path) -> sqlite3.Connection:
 
 class IndexStore:
     """The SQLite index of one knowledge base (thread-safe)."""
+
+    shared = False  # this machine's file: its one server always indexes it
 
     def __init__(self, path: Path) -> None:
         self.path = path
@@ -142,6 +182,13 @@ class IndexStore:
         db.execute("INSERT OR IGNORE INTO meta(key, value) VALUES ('schema', ?)", (SCHEMA_VERSION,))
         self._db, self._reader = db, _connect(self.path)
         return self
+
+    def take_lease(self) -> bool:
+        """Always True: no other replica writes this file."""
+        return True
+
+    def ask_rebuild(self) -> None:
+        """Nothing to ask: the worker that owns the file rebuilds it itself."""
 
     @staticmethod
     def _schema_version(db: sqlite3.Connection) -> str | None:
@@ -304,13 +351,15 @@ class IndexStore:
 
     # Search
 
-    def lexical(self, match: str, limit: int) -> list[tuple[int, float]]:
-        """(passage id, BM25 score) for an FTS5 ``MATCH`` expression; lower scores are better."""
+    def lexical(self, words: Sequence[str], limit: int) -> list[tuple[int, float]]:
+        """(passage id, BM25 score) of passages with any of ``words``; lower is better."""
+        if not words:
+            return []
         with self._read_lock:
             rows = self._read().execute(
                 f"SELECT rowid, {BM25} AS score FROM chunks_fts WHERE chunks_fts MATCH ?"
                 " ORDER BY score LIMIT ?",
-                (match, limit),
+                (fts5_expression(words), limit),
             )
             return [(row[0], row[1]) for row in rows]
 

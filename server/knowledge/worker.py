@@ -8,6 +8,7 @@ is kept in a ``BaseStatus`` the service publishes to the status hub.
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 import time
@@ -21,7 +22,8 @@ from server.embeddings.client import Embedder
 from server.knowledge import git_sync
 from server.knowledge.files import FileFilter
 from server.knowledge.indexer import Indexer, PassResult
-from server.knowledge.store import IndexStore
+from server.knowledge.store import IndexLeaseLost, KnowledgeIndex
+from server.sessions.store import StorageError
 
 log = logging.getLogger(__name__)
 
@@ -29,6 +31,9 @@ State = Literal["syncing", "indexing", "ready", "error"]
 WATCH_INTERVAL = 2.0  # seconds between two scans of a watched folder
 PUBLISH_INTERVAL = 0.25  # progress is published at most this often
 RETRY_SECONDS = 60.0  # a pass that failed (disk full, index locked) is retried this often
+FOLLOW_INTERVAL = 2.0  # a replica without a shared base's lease looks again this often
+SHARE_INTERVAL = 1.0  # the lease holder writes its progress for the others at most this often
+STATES = ("syncing", "indexing", "ready", "error")
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,6 +48,7 @@ class BaseStatus:
     chunks: int = 0
     last_sync: float | None = None  # epoch seconds: last Git sync, or last indexing pass
     searchable: bool = False  # a complete index exists (from this run or an earlier one)
+    indexed_here: bool = True  # False: another replica holds the shared index's lease
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -55,7 +61,7 @@ class BaseWorker:
         self,
         name: str,
         config: KnowledgeBaseConfig,
-        store: IndexStore,
+        store: KnowledgeIndex,
         embedder: Embedder | None,
         on_status: Callable[[str], None],
         watch_interval: float = WATCH_INTERVAL,
@@ -75,6 +81,7 @@ class BaseWorker:
         self._rebuild = False
         self._sync_error: str | None = None
         self._published = 0.0
+        self._shared = 0.0  # when the holder last wrote its status for the other replicas
         self._retry_at: float | None = None  # set while the last pass failed
         self._thread: threading.Thread | None = None
 
@@ -84,10 +91,13 @@ class BaseWorker:
             return self._status
 
     def start(self) -> None:
-        self.store.open()
-        files, chunks = self.store.counts()
-        searchable = self.store.meta("complete") == "1"
-        self._set(files=files, chunks=chunks, searchable=searchable)
+        try:
+            self.store.open()
+            files, chunks = self.store.counts()
+            searchable = self.store.meta("complete") == "1"
+            self._set(files=files, chunks=chunks, searchable=searchable)
+        except StorageError as exc:  # a shared database away: the thread tries again
+            self._set(state="error", message=exc.message)
         self._thread = threading.Thread(
             target=self._run, name=f"traymind-kb-{self.name}", daemon=True
         )
@@ -105,7 +115,14 @@ class BaseWorker:
         self.store.close()
 
     def request_rebuild(self) -> None:
-        """Rebuild from scratch soon (after a sync, for a Git base)."""
+        """Rebuild from scratch soon (after a sync, for a Git base); on a replica that does
+        not hold a shared base's lease, the holder is asked to."""
+        if self.store.shared and not self.status.indexed_here:
+            try:
+                self.store.ask_rebuild()
+            except StorageError as exc:
+                log.warning("knowledge base %s: cannot ask for a rebuild: %s", self.name, exc)
+            return
         with self._lock:
             self._rebuild = True
         self._wake.set()
@@ -114,8 +131,14 @@ class BaseWorker:
         first = True
         next_git = 0.0
         while not self._stop.is_set():
+            if not self._holds_lease():
+                first = True  # whoever takes the lease starts with a whole pass
+                self._wake.wait(FOLLOW_INTERVAL)
+                self._wake.clear()
+                continue
             with self._lock:
                 rebuild, self._rebuild = self._rebuild, False
+            rebuild = self._asked_to_rebuild() or rebuild
             work = first or rebuild
             git = self.config.git
             if git is not None and (work or time.monotonic() >= next_git):
@@ -133,8 +156,74 @@ class BaseWorker:
 
     def _timeout(self, next_git: float) -> float | None:
         if self.config.git is not None:
-            return max(0.05, next_git - time.monotonic())
-        return self._watch_interval if self.config.watch else None
+            timeout: float | None = max(0.05, next_git - time.monotonic())
+        else:
+            timeout = self._watch_interval if self.config.watch else None
+        if self.store.shared:  # the holder also looks for other replicas' rebuild requests
+            return min(timeout, FOLLOW_INTERVAL) if timeout is not None else FOLLOW_INTERVAL
+        return timeout
+
+    # Replicas sharing one index
+
+    def _holds_lease(self) -> bool:
+        """Whether this replica indexes the base; if not, show what the holder reports."""
+        try:
+            if self.store.take_lease():
+                if not self.status.indexed_here:
+                    log.info("knowledge base %s: this replica indexes it now", self.name)
+                    self._set(indexed_here=True, message="taking over the index")
+                return True
+            self._follow()
+        except StorageError as exc:
+            self._set(state="error", message=exc.message)
+        return False
+
+    def _follow(self) -> None:
+        files, chunks = self.store.counts()
+        complete = self.store.meta("complete") == "1"
+        try:
+            holder = json.loads(self.store.meta("status") or "{}")
+        except ValueError:
+            holder = {}
+        state = holder.get("state") if holder.get("state") in STATES else None
+        said = holder.get("message")
+        changes: dict[str, Any] = {
+            "state": state or ("ready" if complete else "indexing"),
+            "message": "indexed by another replica" + (f": {said}" if said else ""),
+            "done": int(holder.get("done") or 0),
+            "total": int(holder.get("total") or 0),
+            "last_sync": holder.get("last_sync"),
+            "files": files,
+            "chunks": chunks,
+            "searchable": complete,
+            "indexed_here": False,
+        }
+        if replace(self.status, **changes) != self.status:
+            self._set(**changes)
+
+    def _asked_to_rebuild(self) -> bool:
+        """Whether another replica asked for a rebuild (the request is then taken)."""
+        if not self.store.shared:
+            return False
+        try:
+            if self.store.meta("rebuild") is None:
+                return False
+            self.store.set_meta(rebuild=None)
+        except (StorageError, IndexLeaseLost):
+            return False
+        return True
+
+    def _share(self, status: BaseStatus, changed_state: bool) -> None:
+        """The holder's status, for the replicas that search its index."""
+        now = time.monotonic()
+        if not changed_state and now - self._shared < SHARE_INTERVAL:
+            return
+        self._shared = now
+        value = {k: getattr(status, k) for k in ("state", "message", "done", "total", "last_sync")}
+        try:
+            self.store.set_meta(status=json.dumps(value))
+        except (StorageError, IndexLeaseLost) as exc:
+            log.debug("knowledge base %s: status not shared: %s", self.name, exc)
 
     def _sync(self, repo_url: str, branch: str) -> bool:
         """Pull the branch; True when it succeeded (a pass then follows)."""
@@ -173,6 +262,10 @@ class BaseWorker:
             result = self.indexer.run(
                 rebuild=rebuild, should_stop=self._stop.is_set, progress=self._progress
             )
+        except IndexLeaseLost:
+            log.info("knowledge base %s: the index lease was lost; following", self.name)
+            self._set(indexed_here=False, message="the index lease was lost")
+            return
         except Exception as exc:  # a broken folder or index must not end the thread
             log.warning("knowledge base %s: indexing failed", self.name, exc_info=True)
             self._retry_at = time.monotonic() + RETRY_SECONDS
@@ -209,7 +302,10 @@ class BaseWorker:
 
     def _set(self, *, publish: bool = True, **changes: Any) -> None:
         with self._lock:
-            self._status = replace(self._status, **changes)
+            old, self._status = self._status, replace(self._status, **changes)
+            status = self._status
+        if self.store.shared and status.indexed_here:
+            self._share(status, changed_state=status.state != old.state)
         if publish:
             self._published = time.monotonic()
             self._on_status(self.name)

@@ -82,6 +82,53 @@ STEPS: tuple[tuple[int, str], ...] = (
         CREATE INDEX memories_words ON memories USING GIN (words);
         """,
     ),
+    (
+        4,
+        """
+        CREATE TABLE knowledge_bases (
+            base TEXT PRIMARY KEY,
+            version BIGINT NOT NULL
+        );
+        CREATE TABLE knowledge_meta (
+            base TEXT NOT NULL,
+            key TEXT NOT NULL,
+            value TEXT NOT NULL,
+            PRIMARY KEY (base, key)
+        );
+        CREATE TABLE knowledge_files (
+            base TEXT NOT NULL,
+            path TEXT NOT NULL,
+            hash TEXT NOT NULL,
+            size BIGINT NOT NULL,
+            mtime_ns BIGINT NOT NULL,
+            chunks INTEGER NOT NULL,
+            error TEXT,
+            indexed_at DOUBLE PRECISION NOT NULL,
+            PRIMARY KEY (base, path)
+        );
+        CREATE TABLE knowledge_chunks (
+            id BIGSERIAL PRIMARY KEY,
+            base TEXT NOT NULL,
+            path TEXT NOT NULL,
+            ordinal INTEGER NOT NULL,
+            span_start INTEGER NOT NULL,
+            span_end INTEGER NOT NULL,
+            unit TEXT NOT NULL,
+            heading TEXT NOT NULL,
+            text TEXT NOT NULL,
+            vector BYTEA,
+            words TSVECTOR GENERATED ALWAYS AS (
+                setweight(to_tsvector('english', heading), 'A')
+                || setweight(to_tsvector('english', text), 'B')
+                || setweight(
+                    to_tsvector('english', regexp_replace(path, '[^[:alnum:]]+', ' ', 'g')), 'C'
+                )
+            ) STORED
+        );
+        CREATE INDEX knowledge_chunks_path ON knowledge_chunks (base, path);
+        CREATE INDEX knowledge_chunks_words ON knowledge_chunks USING GIN (words);
+        """,
+    ),
 )
 
 
