@@ -16,6 +16,7 @@ import socket
 import threading
 import time
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 import uvicorn
@@ -32,6 +33,7 @@ from server.mcp.pool import McpPool
 from server.memory import MemoryService
 from server.paths import prepare_data_dir, resolve_data_dir
 from server.postgres.history_store import PostgresHistoryStore
+from server.postgres.index_store import PostgresIndexStore
 from server.postgres.memory_store import PostgresMemoryStore
 from server.postgres.session_locks import PostgresSessionLocks
 from server.security.auth import Authenticator, EnvironmentKeys, KeySource, env_flag
@@ -267,7 +269,8 @@ class ServerHandle:
         except BaseException:
             authenticator.flush()  # a database key store's poller and connection
             raise
-        knowledge = KnowledgeService(config, data_dir, self.status, storage_url=shared)
+        indexes = partial(PostgresIndexStore, shared) if shared else None
+        knowledge = KnowledgeService(config, data_dir, self.status, indexes=indexes)
         memory = MemoryService.open(
             data_dir, config.embeddings_model, PostgresMemoryStore(shared) if shared else None
         )

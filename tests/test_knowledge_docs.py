@@ -44,5 +44,5 @@ def test_every_command_is_documented() -> None:
 
 
 def test_every_status_field_is_documented() -> None:
-    fields = [*BaseStatus.__dataclass_fields__, "path", "git", "semantic"]
+    fields = [*BaseStatus.__dataclass_fields__, "path", "git", "semantic", "index"]
     assert [f for f in fields if f"`{f}`" not in DOC] == []

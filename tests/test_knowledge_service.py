@@ -93,9 +93,11 @@ def test_start_returns_at_once_and_status_reaches_the_hub(tmp_path: Path, runnin
         "files": 1,
         "chunks": 1,
         "searchable": True,
+        "indexed_here": True,
         "path": str(docs),
         "git": None,
         "semantic": False,
+        "index": None,
     }
     assert (tmp_path / "data" / "knowledge" / "docs.sqlite3").is_file()
 

@@ -2,8 +2,8 @@
 
 These run in their own process, on the same indexes the server uses: SQLite files
 in WAL mode allow both at once, and with a storage URL the PostgreSQL index the
-replicas share (a rebuild then needs the base's lease, or asks its holder). Results go to stdout; progress
-and notes go to stderr so that output can be piped.
+replicas share (a rebuild then needs the base's lease, or asks its holder). Results
+go to stdout; progress and notes go to stderr so that output can be piped.
 """
 
 from __future__ import annotations
@@ -21,8 +21,8 @@ from server.knowledge import git_sync
 from server.knowledge.files import FileFilter
 from server.knowledge.indexer import Indexer
 from server.knowledge.search import format_passages, rank, to_passage
-from server.knowledge.service import index_of
 from server.paths import resolve_data_dir
+from server.postgres.index_store import index_of
 from server.sessions.store import StorageError
 
 

@@ -14,7 +14,7 @@ import logging
 import re
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -44,16 +44,6 @@ def index_path(data_dir: Path, name: str) -> Path:
     return data_dir / "knowledge" / f"{safe}.sqlite3"
 
 
-def index_of(name: str, data_dir: Path, storage_url: str | None) -> KnowledgeIndex:
-    """Base ``name``'s index, not opened: shared in PostgreSQL with a storage URL (the
-    replicas'), else this machine's SQLite file in the data dir."""
-    if storage_url:
-        from server.postgres.index_store import PostgresIndexStore
-
-        return PostgresIndexStore(storage_url, name)
-    return IndexStore(index_path(data_dir, name))
-
-
 class UnknownKnowledgeBase(KeyError):
     """A name that is not a key under ``knowledge_bases``."""
 
@@ -68,10 +58,12 @@ class KnowledgeService:
         status: StatusHub | None = None,
         *,
         watch_interval: float = WATCH_INTERVAL,
-        storage_url: str | None = None,
+        indexes: Callable[[str], KnowledgeIndex] | None = None,
     ) -> None:
         self.data_dir = data_dir
-        self.storage_url = storage_url  # PostgreSQL: the index replicas share
+        # a base's index, by name: the SQLite file in the data dir, unless the server
+        # gives another (the PostgreSQL index replicas share)
+        self._indexes = indexes or (lambda name: IndexStore(index_path(data_dir, name)))
         self._config = config
         self._status = status
         self._watch_interval = watch_interval
@@ -123,7 +115,7 @@ class KnowledgeService:
         self._publish()
 
     def _start_worker(self, name: str, base: KnowledgeBaseConfig) -> None:
-        store = index_of(name, self.data_dir, self.storage_url)
+        store = self._indexes(name)
         worker = BaseWorker(
             name, base, store, self._embedder, self._on_status, self._watch_interval
         )

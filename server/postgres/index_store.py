@@ -19,22 +19,29 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable, Iterable, Sequence
+from contextlib import suppress
+from pathlib import Path
 from typing import Any
 
 from server.embeddings.vectors import VectorMatrix
+from server.knowledge.service import index_path
 from server.knowledge.store import (
     FileRecord,
     FileUpdate,
     IndexLeaseLost,
+    IndexStore,
+    KnowledgeIndex,
     StoredPassage,
     embedding_text,
 )
 from server.postgres.database import Database
+from server.sessions.store import StorageError
 
 # ts_rank's weights, in the order {D, C, B, A}: path 0.25, text 0.5, heading 1.0
 WEIGHTS = "{0.1, 0.25, 0.5, 1.0}"
 PASSAGE = "id, path, span_start, span_end, unit, heading, text"
 LEASE = "SELECT pg_try_advisory_lock(hashtextextended(%s, 0))"
+UNLEASE = "SELECT pg_advisory_unlock(hashtextextended(%s, 0))"
 
 
 def _text(value: str) -> str:
@@ -63,7 +70,11 @@ class PostgresIndexStore:
         return self
 
     def close(self) -> None:
-        """Close both connections: the lease, if held, is released with the writer's."""
+        """Close both connections; the lease, if held, is released first, so another
+        replica can take it at once (closing alone would release it too, a moment later)."""
+        if self._leased_on is not None:
+            with suppress(StorageError):  # the connection is gone: so is the lease
+                self._writer.run(lambda db: db.execute(UNLEASE, (self._lease_name,)))
         self._writer.close()
         self._reader.close()
         self._leased_on = None
@@ -303,3 +314,11 @@ class PostgresIndexStore:
         )
         found = {row[0]: StoredPassage(*row) for row in rows}
         return [found[i] for i in ids if i in found]
+
+
+def index_of(name: str, data_dir: Path, storage_url: str | None) -> KnowledgeIndex:
+    """Base ``name``'s index, not opened: shared in PostgreSQL with a storage URL (the
+    replicas'), else this machine's SQLite file in the data dir."""
+    if storage_url:
+        return PostgresIndexStore(storage_url, name)
+    return IndexStore(index_path(data_dir, name))
