@@ -20,18 +20,18 @@ from functools import partial
 from pathlib import Path
 
 import uvicorn
-from pydantic import ValidationError
 
 from server.api import create_app, publish_when_resolved
 from server.approvals.broker import ApprovalBroker
 from server.approvals.remember import remember_always
 from server.config import Config, ConfigError, load_config, locate_config
-from server.config.schema import STORAGE_URL_ENV, StorageConfig
+from server.config.schema import STORAGE_URL_ENV
 from server.config.watch import ConfigWatcher
 from server.knowledge import KnowledgeService
 from server.mcp.pool import McpPool
 from server.memory import MemoryService
 from server.paths import prepare_data_dir, resolve_data_dir
+from server.postgres.credentials import with_password
 from server.postgres.history_store import PostgresHistoryStore
 from server.postgres.index_store import PostgresIndexStore
 from server.postgres.memory_store import PostgresMemoryStore
@@ -145,15 +145,16 @@ def key_sources(
 
 
 def checked_storage_url(url: str | None) -> str | None:
-    """``$TRAYMIND_STORAGE_URL`` checked as ``storage.url`` is; the sentence never repeats
-    the value (it may hold a password)."""
+    """``$TRAYMIND_STORAGE_URL``, which may hold the password (the environment is one of its
+    documented places), checked for its scheme; the sentence never repeats the value."""
     if not url:
         return None
-    try:
-        return StorageConfig(url=url).url
-    except ValidationError as exc:
-        reason = str(exc.errors()[0]["msg"]).removeprefix("Value error, ")
-        raise StartupError(f"{STORAGE_URL_ENV} is not usable: {reason}.") from None
+    if not url.startswith(("postgresql://", "postgres://")):
+        raise StartupError(
+            f"{STORAGE_URL_ENV} is not usable: it must be a "
+            "postgresql://user@host:port/database URL."
+        )
+    return url
 
 
 def check_exposure(host: str, authenticator: Authenticator) -> None:
@@ -229,7 +230,14 @@ class ServerHandle:
         store: SessionStore
         if storage_url:
             try:
-                store = PostgresHistoryStore(storage_url)
+                store = PostgresHistoryStore(
+                    with_password(
+                        storage_url,
+                        config.storage.password_keyring,
+                        self.options.keystore,
+                        data_dir,
+                    )
+                )
                 store.open()
             except StorageError as exc:
                 raise StartupError(exc.message) from None

@@ -43,8 +43,9 @@ def _as_owner(args: list[str]) -> list[str]:
 
 
 @contextmanager
-def postgres_server() -> Iterator[str]:
-    """A running cluster; yields a ``postgresql://`` URL of its ``postgres`` database."""
+def postgres_server(password: str | None = None) -> Iterator[str]:
+    """A running cluster; yields a ``postgresql://`` URL of its ``postgres`` database (with
+    ``password``, the cluster asks for it: the URL does not carry it)."""
     folder = binaries()
     if folder is None:
         raise RuntimeError("PostgreSQL is not installed (Debian: apt-get install postgresql)")
@@ -55,6 +56,13 @@ def postgres_server() -> Iterator[str]:
         shutil.chown(root, "postgres")
         shutil.chown(sockets, "postgres")
     port = _free_port()
+    auth = ["--auth=trust"]
+    if password is not None:
+        secret = root / "password"
+        secret.write_text(password + "\n")
+        if os.geteuid() == 0:
+            shutil.chown(secret, "postgres")
+        auth = ["--auth=scram-sha-256", f"--pwfile={secret}"]
     subprocess.run(
         _as_owner(
             [
@@ -63,7 +71,7 @@ def postgres_server() -> Iterator[str]:
                 str(data),
                 "-U",
                 "traymind",
-                "--auth=trust",
+                *auth,
                 "-E",
                 "UTF8",
             ]

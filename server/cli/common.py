@@ -17,20 +17,27 @@ def add_data_dir(parser: argparse.ArgumentParser, *, config: bool = True) -> Non
     parser.add_argument("--data-dir", metavar="DIR", help="data dir (default: $TRAYMIND_DATA_DIR)")
 
 
-def storage_url(config_path: str | None) -> str | None:
-    """The database replicas share (keys, memories): ``$TRAYMIND_STORAGE_URL``, else
-    ``storage.url`` of the config ``traymind serve`` would use (``--config``,
-    ``$TRAYMIND_CONFIG``, ``./config.yaml``, the user's), if one exists; ``ConfigError``
-    when that config is invalid."""
+def storage_url(
+    config_path: str | None, data_dir: str | None = None, keystore: str | None = None
+) -> str | None:
+    """The database replicas share (keys, memories, indexes): ``$TRAYMIND_STORAGE_URL``,
+    else ``storage.url`` of the config ``traymind serve`` would use (``--config``,
+    ``$TRAYMIND_CONFIG``, ``./config.yaml``, the user's), if one exists, with the password
+    of ``storage.password_keyring`` when the keyring keeps it. ``ConfigError`` when that
+    config is invalid, ``StorageError`` when the keyring cannot give the password."""
     from server.config import load_config
     from server.config.locate import existing_config
     from server.config.schema import STORAGE_URL_ENV
+    from server.paths import resolve_data_dir
+    from server.postgres.credentials import with_password
 
-    url = os.environ.get(STORAGE_URL_ENV)
-    if url:
-        return url
     path = existing_config(config_path)
-    return load_config(path).storage.url if path is not None else None
+    storage = load_config(path).storage if path is not None else None
+    url = os.environ.get(STORAGE_URL_ENV) or (storage.url if storage else None)
+    if not url:
+        return None
+    name = storage.password_keyring if storage else None
+    return with_password(url, name, keystore, resolve_data_dir(data_dir))
 
 
 def note(message: str) -> None:

@@ -59,7 +59,7 @@ def run_kb(args: argparse.Namespace) -> int:
         return EXIT_FAILED
     embedder = _embedder(config)
     try:
-        shared = storage_url(args.config)
+        shared = storage_url(args.config, args.data_dir)
         if args.kb_command == "search":
             return _search(args.name, data_dir, shared, args.query, args.top_k, embedder)
         failed = [name for name in names if not _reindex(name, config, data_dir, shared, embedder)]

@@ -98,7 +98,9 @@ def run_keys(args: argparse.Namespace) -> int:
     """Run a ``keys`` action; the exit code: 0 done, 1 failed, 2 no usable keystore."""
     data_dir = resolve_data_dir(getattr(args, "data_dir", None))
     try:
-        url = storage_url(getattr(args, "config", None))
+        url = storage_url(
+            getattr(args, "config", None), args.data_dir, getattr(args, "keystore", None)
+        )
         if url:
             from server.postgres.key_store import PostgresKeyStore
 

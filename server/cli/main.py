@@ -12,8 +12,11 @@ from server.cli.kb import add_kb_parser, run_kb
 from server.cli.keys import add_keys_parser, run_keys
 from server.cli.memory import add_memory_parser, run_memory
 from server.cli.serve import add_serve_arguments, serve, serve_options
+from server.cli.storage import add_storage_parser, run_storage
 
-SERVER_COMMANDS = ("serve", "check-config", "agents", "keys", "kb", "memory", "approvals")
+SERVER_COMMANDS = (
+    "serve", "check-config", "agents", "keys", "kb", "memory", "approvals", "storage",
+)  # fmt: skip
 
 
 def build_parser(prog: str = "traymind") -> argparse.ArgumentParser:
@@ -27,6 +30,7 @@ def build_parser(prog: str = "traymind") -> argparse.ArgumentParser:
     add_kb_parser(commands)
     add_memory_parser(commands)
     add_approvals_parser(commands)
+    add_storage_parser(commands)
     return parser
 
 
@@ -44,6 +48,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return run_approvals(args)
     if args.command == "agents":
         return run_agents(args)
+    if args.command == "storage":
+        return run_storage(args)
     return run_keys(args)
 
 

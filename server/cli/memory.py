@@ -37,8 +37,8 @@ def add_memory_parser(subparsers: Any) -> None:
 def run_memory(args: argparse.Namespace) -> int:
     """Run a ``memory`` action; 0 done, 1 failed (no such memory)."""
     try:
-        url = storage_url(args.config)
-    except ConfigError as exc:
+        url = storage_url(args.config, args.data_dir)
+    except (ConfigError, StorageError) as exc:
         note(f"traymind memory: {exc}")
         return EXIT_FAILED
     store: MemoryStore | PostgresMemoryStore

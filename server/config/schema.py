@@ -328,6 +328,8 @@ class StorageConfig(Section):
     """``storage``: where sessions live when several replicas share them (default: SQLite)."""
 
     url: str | None = None  # postgresql://user@host:port/db; the password from the environment
+    # or the OS keyring: the name it is kept under (``traymind storage password``)
+    password_keyring: str | None = None
 
     @field_validator("url")
     @classmethod
@@ -339,8 +341,10 @@ class StorageConfig(Section):
         credentials = value.split("://", 1)[1].split("@", 1)
         if len(credentials) == 2 and ":" in credentials[0]:
             raise ValueError(
-                "a password does not belong in config.yaml; leave it out of the URL and set "
-                "PGPASSWORD (or a ~/.pgpass entry, or TRAYMIND_STORAGE_URL) in the environment"
+                "a password does not belong in config.yaml; leave it out of the URL and keep it "
+                "in the OS keyring (storage.password_keyring and `traymind storage password`), "
+                "in PGPASSWORD or a ~/.pgpass entry, or give the whole URL in "
+                "TRAYMIND_STORAGE_URL"
             )
         return value
 

@@ -1,0 +1,55 @@
+"""The database password, from wherever the user keeps it, never from config.yaml.
+
+libpq finds it by itself in the URL of ``$TRAYMIND_STORAGE_URL``, in ``PGPASSWORD`` or in
+``~/.pgpass``. A desktop (or a server with a keyring) can keep it in the OS keyring
+instead: ``storage.password_keyring`` names it, ``traymind storage password`` stores it,
+and it is handed to the driver in the connection string, never put in the environment
+(where the MCP servers and tools this server starts would inherit it).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from server.keys.backends import KeyStoreError
+from server.keys.provider_keys import get_provider_key
+from server.sessions.store import StorageError
+
+DEFAULT_NAME = "storage"  # the keyring name ``traymind storage password`` uses by default
+
+
+def has_password(url: str) -> bool:
+    """Whether the connection string already carries a password (a URL's ``user:pw@``)."""
+    from psycopg.conninfo import conninfo_to_dict
+
+    try:
+        return bool(conninfo_to_dict(url).get("password"))
+    except Exception:  # unreadable: the store says so, without the value
+        return False
+
+
+def with_password(
+    url: str, keyring_name: str | None, backend: str | None = None, data_dir: Path | None = None
+) -> str:
+    """``url`` with the keyring's password added when ``keyring_name`` is set and neither
+    the URL nor ``PGPASSWORD`` has one; ``StorageError`` (a sentence, no secret) when the
+    keyring cannot give it."""
+    if not keyring_name or has_password(url) or os.environ.get("PGPASSWORD"):
+        return url
+    from psycopg.conninfo import make_conninfo
+
+    try:
+        password = get_provider_key(keyring_name, backend, data_dir)
+    except (KeyStoreError, ValueError) as exc:
+        raise StorageError(
+            f"The database password is to come from the OS keyring (storage.password_keyring: "
+            f"{keyring_name}), but it cannot be read: {exc}"
+        ) from None
+    if not password:
+        raise StorageError(
+            f"storage.password_keyring names '{keyring_name}', but no password is stored under "
+            f"that name: store it with `traymind storage password --name {keyring_name}`, or "
+            "set PGPASSWORD."
+        )
+    return make_conninfo(url, password=password)

@@ -1,0 +1,124 @@
+"""The shared database's password (#18): from the environment or the OS keyring, never the file.
+
+Against a real PostgreSQL that asks for a password (scram-sha-256). The keyring is the
+documented file fallback here (``--keystore file``), which goes through the same
+provider-key store as the OS keyring.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.harness import BASE_ENV, ROOT, ServeProcess, agent_config, client, write_config
+from tests.postgres_server import binaries, postgres_server
+from tests.upstream import Reply, Upstream
+
+pytestmark = pytest.mark.skipif(
+    binaries() is None, reason="PostgreSQL is not installed (apt-get install postgresql)"
+)
+PASSWORD = "correct horse battery staple"
+KEY = "sk-password-test"
+
+
+@pytest.fixture(scope="module")
+def guarded() -> Iterator[str]:
+    with postgres_server(password=PASSWORD) as url:
+        yield url
+
+
+def env() -> dict[str, str]:
+    values = {**os.environ, **BASE_ENV}
+    values.pop("PGPASSWORD", None)
+    return values
+
+
+def cli(*args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "server.cli", *args],
+        cwd=ROOT,
+        env=env(),
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def serve(config: Path, data: Path, extra: dict[str, str] | None = None) -> ServeProcess:
+    return ServeProcess(
+        ["-m", "server", "--config", str(config), "--port", "0", "--data-dir", str(data),
+         "--keystore", "file"],
+        env={**env(), "OPENAI_COMPAT_API_KEYS": KEY, **(extra or {})},
+        replace_env=True,
+    )  # fmt: skip
+
+
+def test_the_password_comes_from_the_keyring_and_never_shows(
+    tmp_path: Path, upstream: Upstream, guarded: str
+) -> None:
+    data = tmp_path / "data"
+    config = write_config(
+        tmp_path,
+        {
+            **agent_config(upstream.base_url),
+            "storage": {"url": guarded, "password_keyring": "team-db"},
+        },
+    )
+    refused = serve(config, data)
+    refused.proc.wait(30)
+    err = refused.proc.stderr.read() if refused.proc.stderr else ""
+    assert refused.proc.returncode != 0
+    assert "no password is stored under that name" in err
+    assert "traymind storage password --name team-db" in err and "Traceback" not in err
+
+    stored = cli("storage", "password", "--config", str(config), "--keystore", "file",
+                 "--data-dir", str(data), stdin=PASSWORD + "\n")  # fmt: skip
+    assert stored.returncode == 0, stored.stderr
+    assert "Stored the database password under 'team-db'" in stored.stderr
+    assert PASSWORD not in stored.stdout + stored.stderr
+
+    replica = serve(config, data)
+    try:
+        replica.wait_ready()
+        upstream.script(Reply.text("stored answer"))
+        answer = client(replica, KEY, **{"X-Session-Id": "s1"}).chat.completions.create(
+            model="general", messages=[{"role": "user", "content": "hello"}]
+        )
+        assert answer.choices[0].message.content == "stored answer"
+        import psycopg
+
+        with psycopg.connect(guarded, password=PASSWORD) as db:
+            rows = db.execute("SELECT count(*) FROM turns WHERE session = 's1'").fetchone()
+        assert rows == (1,)  # the turn went to the guarded database
+    finally:
+        replica.stop()
+    out = (replica.proc.stdout.read() if replica.proc.stdout else "") + (
+        replica.proc.stderr.read() if replica.proc.stderr else ""
+    )
+    assert PASSWORD not in out
+    assert PASSWORD not in (tmp_path / "config.yaml").read_text()
+
+
+def test_a_password_in_the_environments_url_is_used(
+    tmp_path: Path, upstream: Upstream, guarded: str
+) -> None:
+    with_secret = guarded.replace("traymind@", "traymind:" + PASSWORD.replace(" ", "%20") + "@")
+    config = write_config(tmp_path, agent_config(upstream.base_url))
+    replica = serve(config, tmp_path / "data", {"TRAYMIND_STORAGE_URL": with_secret})
+    try:
+        replica.wait_ready()
+        upstream.script(Reply.text("env answer"))
+        answer = client(replica, KEY, **{"X-Session-Id": "s2"}).chat.completions.create(
+            model="general", messages=[{"role": "user", "content": "hello"}]
+        )
+        assert answer.choices[0].message.content == "env answer"
+    finally:
+        replica.stop()
+    err = replica.proc.stderr.read() if replica.proc.stderr else ""
+    assert PASSWORD.replace(" ", "%20") not in err and PASSWORD not in err
