@@ -15,7 +15,9 @@ baseline measured in the same run:
   lexical ranking (``rank``), and hybrid ranking with ``--dims``-dimension vectors.
 
 ``--embeddings-url URL --embeddings-model ID`` adds a row with a real endpoint
-(e.g. Ollama's ``http://127.0.0.1:11434/v1``).
+(e.g. Ollama's ``http://127.0.0.1:11434/v1``). ``--postgres`` also indexes and searches
+the same corpus in the PostgreSQL index replicas share (#18), on a cluster it starts in a
+temporary folder (``tests/postgres_server.py``), beside the SQLite rows.
 """
 
 from __future__ import annotations
@@ -35,7 +37,7 @@ from server.embeddings.client import Embedder, HttpEmbedder
 from server.knowledge.files import FileFilter
 from server.knowledge.indexer import Indexer
 from server.knowledge.search import match_expression, rank
-from server.knowledge.store import BM25, IndexStore
+from server.knowledge.store import BM25, IndexStore, KnowledgeIndex
 from tests.upstream import Upstream
 
 SECTIONS = 4
@@ -97,8 +99,11 @@ def read_and_hash(root: Path) -> float:
     return time.perf_counter() - started
 
 
-def index(root: Path, db: Path, embedder: Embedder | None) -> tuple[float, IndexStore]:
-    store = IndexStore(db).open()
+def index(
+    root: Path, db: Path | KnowledgeIndex, embedder: Embedder | None
+) -> tuple[float, KnowledgeIndex]:
+    store = (db if not isinstance(db, Path) else IndexStore(db)).open()
+    assert store.take_lease()
     started = time.perf_counter()
     result = Indexer(root, FileFilter(None, []), store, embedder).run()
     elapsed = time.perf_counter() - started
@@ -132,6 +137,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--queries", type=int, default=200, help="queries per latency row")
     parser.add_argument("--embeddings-url", help="a real /v1/embeddings endpoint to add")
     parser.add_argument("--embeddings-model", default="nomic-embed-text")
+    parser.add_argument(
+        "--postgres", action="store_true", help="also on PostgreSQL (a cluster it starts)"
+    )
     args = parser.parse_args(argv)
 
     with tempfile.TemporaryDirectory(prefix="traymind-bench-") as tmp:
@@ -202,6 +210,36 @@ def main(argv: list[str] | None = None) -> None:
             p50, p95 = latencies(run, queries)
             print(f"{label:<44} p50 {p50:7.2f} ms   p95 {p95:7.2f} ms")
         raw.close()
+        lexical.close()
+        hybrid.close()
+        if args.postgres:
+            on_postgres(root, size, queries, hashing)
+
+
+def on_postgres(root: Path, size: int, queries: Sequence[str], hashing: HashingEmbedder) -> None:
+    """The same corpus indexed and searched in PostgreSQL (the index replicas share)."""
+    from server.postgres.index_store import PostgresIndexStore
+    from tests.postgres_server import fresh_database, new_name, postgres_server
+
+    with postgres_server() as cluster:
+        database = fresh_database(cluster, new_name())
+        print("\nPostgreSQL (loopback, fsync off), the same corpus")
+        seconds, lexical = index(root, PostgresIndexStore(database, "words"), None)
+        files, _ = lexical.counts()
+        print(throughput_row("index, words only", files, size, seconds))
+        seconds, hybrid = index(root, PostgresIndexStore(database, "hybrid"), hashing)
+        print(
+            throughput_row(f"index + {hashing.dims}-dim vectors (in-process)", files, size, seconds)
+        )
+        started = time.perf_counter()
+        Indexer(root, FileFilter(None, []), lexical).run()
+        print(f"{'pass with nothing changed':<44} {time.perf_counter() - started:8.2f} s")
+        for label, run in (
+            ("lexical rank (passages fetched)", lambda q: rank(lexical, q, 5)),
+            ("hybrid rank, vectors", lambda q: rank(hybrid, q, 5, hashing)),
+        ):
+            p50, p95 = latencies(run, queries)
+            print(f"{label:<44} p50 {p50:7.2f} ms   p95 {p95:7.2f} ms")
         lexical.close()
         hybrid.close()
 
