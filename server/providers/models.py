@@ -56,11 +56,13 @@ def build_model(config: ModelConfig) -> BuiltModel:
         )
         return BuiltModel(model, base_url, config, client)
 
-    from openai import AsyncOpenAI, DefaultAsyncHttpxClient
+    from openai import DefaultAsyncHttpxClient
     from pydantic_ai.models.openai import OpenAIChatModel
     from pydantic_ai.providers.openai import OpenAIProvider
 
-    client = AsyncOpenAI(
+    from server.providers.openai_client import AsyncOpenAIChat
+
+    client = AsyncOpenAIChat(
         api_key=api_key or "not-needed",
         base_url=base_url,
         max_retries=0,
