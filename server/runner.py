@@ -32,6 +32,7 @@ from server.mcp.pool import McpPool
 from server.memory import MemoryService
 from server.paths import prepare_data_dir, resolve_data_dir
 from server.postgres.credentials import with_password
+from server.postgres.database import describe
 from server.postgres.history_store import PostgresHistoryStore
 from server.postgres.index_store import PostgresIndexStore
 from server.postgres.memory_store import PostgresMemoryStore
@@ -154,6 +155,10 @@ def checked_storage_url(url: str | None) -> str | None:
             f"{STORAGE_URL_ENV} is not usable: it must be a "
             "postgresql://user@host:port/database URL."
         )
+    try:
+        describe(url)
+    except StorageError as exc:
+        raise StartupError(f"{STORAGE_URL_ENV} is not usable. {exc.message}") from None
     return url
 
 

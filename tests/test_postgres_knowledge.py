@@ -148,9 +148,20 @@ def test_two_replicas_index_a_base_once_and_both_search_it(
         assert wait_for(lambda: "gamma.md" in found("grapes"), 10)
         assert len(embedded_texts(upstream)) == 3
 
+        reader = shared("docs").open()
+        before = {rel: record.indexed_at for rel, record in reader.files().items()}
         follower.reindex("docs")  # asked of the follower, done by the holder
         assert wait_for(lambda: len(embedded_texts(upstream)) == 6, 10)
+
+        def rebuilt() -> bool:
+            after = reader.files()
+            return sorted(after) == sorted(before) and all(
+                after[rel].indexed_at > when for rel, when in before.items()
+            )
+
+        assert wait_for(rebuilt, 10)  # every file written again, by the holder
         assert wait_for(lambda: follower.status("docs").searchable, 10)
+        reader.close()
 
         holder.stop()  # its lease goes with its connection: the follower takes the base over
         assert wait_for(lambda: follower.status("docs").indexed_here, 10)
@@ -246,3 +257,47 @@ def test_kb_reindex_and_search_work_on_the_shared_index(
     assert main(["kb", "reindex", "docs", *kb]) == 0
     assert "asked to rebuild it" in capsys.readouterr().err
     assert replica.meta("rebuild") is not None  # what the holder's worker looks for
+
+
+def test_a_pass_cut_by_a_database_restart_is_done_again_when_the_lease_is_back(
+    tmp_path: Path, database: str
+) -> None:
+    docs = tmp_path / "docs"
+    for i in range(2500):
+        write(docs, f"f{i:04}.md", f"# File {i}\n\nFile number {i} of the batch.\n")
+    config = parse_config(
+        {
+            "knowledge_bases": {"docs": {"path": str(docs), "watch": False}},
+            "agents": {"general": {"knowledge_bases": ["docs"]}},
+        }
+    )
+    service = KnowledgeService(
+        config, tmp_path / "data", indexes=partial(PostgresIndexStore, database)
+    )
+    service.start()
+    try:
+        assert wait_for(lambda: 0 < service.status("docs").done < 2500, 20)
+        drop_connections(database, "application_name = 'traymind'")  # mid-pass
+        # the one replica takes its lease back on a new connection and passes again
+        assert service.wait_until_searchable("docs", 60)
+        status = service.status("docs")
+        assert (status.state, status.files, status.indexed_here) == ("ready", 2500, True)
+    finally:
+        service.stop()
+
+
+def test_every_connection_asks_both_ends_to_notice_a_vanished_peer(database: str) -> None:
+    from server.postgres.database import Database
+
+    store = Database(database, "test", saved="")
+    try:
+        shown = store.run(
+            lambda db: [
+                db.execute(f"SHOW {name}").fetchone()[0]
+                for name in ("tcp_keepalives_idle", "tcp_keepalives_interval",
+                             "tcp_keepalives_count", "tcp_user_timeout")
+            ]
+        )  # fmt: skip
+        assert shown == ["10", "5", "3", "30000"]  # the server's side: it holds the locks
+    finally:
+        store.close()

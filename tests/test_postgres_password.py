@@ -51,12 +51,23 @@ def cli(*args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
 
 
 def serve(config: Path, data: Path, extra: dict[str, str] | None = None) -> ServeProcess:
+    logs = {"TRAYMIND_LOG_DIR": str(data.parent / "logs")}  # read back below
     return ServeProcess(
         ["-m", "server", "--config", str(config), "--port", "0", "--data-dir", str(data),
          "--keystore", "file"],
-        env={**env(), "OPENAI_COMPAT_API_KEYS": KEY, **(extra or {})},
+        env={**env(), "OPENAI_COMPAT_API_KEYS": KEY, **logs, **(extra or {})},
         replace_env=True,
     )  # fmt: skip
+
+
+def everything_written(tmp_path: Path, replica: ServeProcess) -> str:
+    """What the server printed and logged, and every file it left beside its data."""
+    out = (replica.proc.stdout.read() if replica.proc.stdout else "") + (
+        replica.proc.stderr.read() if replica.proc.stderr else ""
+    )
+    files = [p for p in tmp_path.rglob("*") if p.is_file() and p.name != "provider-keys.json"]
+    assert any(p.name == "traymind.log" for p in files)  # the log was read too
+    return out + "".join(p.read_bytes().decode("utf-8", "replace") for p in files)
 
 
 def test_the_password_comes_from_the_keyring_and_never_shows(
@@ -98,11 +109,7 @@ def test_the_password_comes_from_the_keyring_and_never_shows(
         assert rows == (1,)  # the turn went to the guarded database
     finally:
         replica.stop()
-    out = (replica.proc.stdout.read() if replica.proc.stdout else "") + (
-        replica.proc.stderr.read() if replica.proc.stderr else ""
-    )
-    assert PASSWORD not in out
-    assert PASSWORD not in (tmp_path / "config.yaml").read_text()
+    assert PASSWORD not in everything_written(tmp_path, replica)  # config.yaml included
 
 
 def test_a_password_in_the_environments_url_is_used(
@@ -120,5 +127,18 @@ def test_a_password_in_the_environments_url_is_used(
         assert answer.choices[0].message.content == "env answer"
     finally:
         replica.stop()
-    err = replica.proc.stderr.read() if replica.proc.stderr else ""
-    assert PASSWORD.replace(" ", "%20") not in err and PASSWORD not in err
+    written = everything_written(tmp_path, replica)
+    assert PASSWORD.replace(" ", "%20") not in written and PASSWORD not in written
+
+
+def test_a_password_that_would_be_misread_is_refused_without_showing_it(
+    tmp_path: Path, upstream: Upstream, guarded: str
+) -> None:
+    unencoded = guarded.replace("traymind@", "traymind:s3cr/et@")  # '/' not written as %2F
+    config = write_config(tmp_path, agent_config(upstream.base_url))
+    refused = serve(config, tmp_path / "data", {"TRAYMIND_STORAGE_URL": unencoded})
+    refused.proc.wait(30)
+    assert refused.proc.returncode != 0
+    err = refused.proc.stderr.read() if refused.proc.stderr else ""
+    assert "TRAYMIND_STORAGE_URL is not usable" in err and "%2F" in err
+    assert "s3cr" not in err and "et@" not in err and "Traceback" not in err

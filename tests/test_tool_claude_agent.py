@@ -376,7 +376,8 @@ def test_a_chat_continues_its_claude_session_across_turns(
     log = work / LOG_NAME
     answers = []
     try:
-        with running_server(tmp_path, config, env={"OPENAI_COMPAT_API_KEYS": KEY}) as handle:
+        secrets = {"OPENAI_COMPAT_API_KEYS": KEY, "PGPASSWORD": "db-secret", "PGPASSFILE": "/x"}
+        with running_server(tmp_path, config, env=secrets) as handle:
             sdk = client(handle, KEY, **{"X-Session-Id": "chat-1"})
             for text in ("start", "go on"):
                 answer = sdk.chat.completions.create(
@@ -388,6 +389,7 @@ def test_a_chat_continues_its_claude_session_across_turns(
     (start,) = [e for e in read_log(log) if e["event"] == "start"]
     claude_session = start["session_id"]
     assert start["traymind_keys"] == ""  # Traymind's API keys stay out of Claude Code
+    assert start["database_secrets"] == {}  # and so does the database's password
     for number, prompt in ((1, "write hello.py"), (2, "add a test")):
         call = f"claude_agent(prompt={prompt})"
         assert answers[number - 1] == (

@@ -24,16 +24,23 @@ def storage_url(
     else ``storage.url`` of the config ``traymind serve`` would use (``--config``,
     ``$TRAYMIND_CONFIG``, ``./config.yaml``, the user's), if one exists, with the password
     of ``storage.password_keyring`` when the keyring keeps it. ``ConfigError`` when that
-    config is invalid, ``StorageError`` when the keyring cannot give the password."""
-    from server.config import load_config
+    config is invalid (and no URL is in the environment), ``StorageError`` when the
+    keyring cannot give the password."""
+    from server.config import ConfigError, load_config
     from server.config.locate import existing_config
     from server.config.schema import STORAGE_URL_ENV
     from server.paths import resolve_data_dir
     from server.postgres.credentials import with_password
 
     path = existing_config(config_path)
-    storage = load_config(path).storage if path is not None else None
-    url = os.environ.get(STORAGE_URL_ENV) or (storage.url if storage else None)
+    url = os.environ.get(STORAGE_URL_ENV)
+    try:
+        storage = load_config(path).storage if path is not None else None
+    except ConfigError:
+        if not url:
+            raise
+        storage = None  # the environment's URL serves without the file (as it always did)
+    url = url or (storage.url if storage else None)
     if not url:
         return None
     name = storage.password_keyring if storage else None

@@ -82,28 +82,28 @@ def _reindex(
 ) -> bool:
     base: KnowledgeBaseConfig = config.knowledge_bases[name]
     root = Path(base.path)
-    if base.git is not None:
-        note(f"{name}: syncing {base.git.repo_url} ({base.git.branch})")
-        try:
-            git_sync.sync(base.git.repo_url, base.git.branch, root)
-        except git_sync.GitSyncError as exc:
-            note(f"{name}: sync failed: {exc}")
-            if not root.is_dir():
-                return False
-            note(f"{name}: indexing the last checkout")
-    if not root.is_dir():
-        note(f"{name}: the folder {root} does not exist")
-        return False
     store = index_of(name, data_dir, shared).open()
     started = time.monotonic()
     try:
-        if not store.take_lease():
+        if not store.take_lease():  # before any sync: the holder may be reading the checkout
             note(
                 f"{name}: a running replica indexes this base (it holds its lease); "
                 "it was asked to rebuild it"
             )
             store.ask_rebuild()
             return True
+        if base.git is not None:
+            note(f"{name}: syncing {base.git.repo_url} ({base.git.branch})")
+            try:
+                git_sync.sync(base.git.repo_url, base.git.branch, root)
+            except git_sync.GitSyncError as exc:
+                note(f"{name}: sync failed: {exc}")
+                if not root.is_dir():
+                    return False
+                note(f"{name}: indexing the last checkout")
+        if not root.is_dir():
+            note(f"{name}: the folder {root} does not exist")
+            return False
         result = Indexer(root, FileFilter(base.include, base.exclude), store, embedder).run(
             rebuild=True, progress=_progress_printer(name)
         )

@@ -18,7 +18,7 @@ from server.config.locate import existing_config
 from server.keys.backends import KeyringUnavailable
 from server.keys.provider_keys import set_provider_key
 from server.paths import resolve_data_dir
-from server.postgres.credentials import DEFAULT_NAME
+from server.postgres.credentials import DEFAULT_NAME, keyring_entry
 
 
 def add_storage_parser(subparsers: Any) -> None:
@@ -52,8 +52,16 @@ def run_storage(args: argparse.Namespace) -> int:
         password = getpass.getpass("Database password: ")
     else:
         password = sys.stdin.readline().rstrip("\r\n")
+    if password != password.strip():
+        note(
+            "traymind storage: the password starts or ends with a space, which the keyring "
+            "store would drop; set PGPASSWORD instead"
+        )
+        return EXIT_FAILED
     try:
-        set_provider_key(name, password, args.keystore, resolve_data_dir(args.data_dir))
+        set_provider_key(
+            keyring_entry(name), password, args.keystore, resolve_data_dir(args.data_dir)
+        )
     except KeyringUnavailable as exc:
         note(f"traymind storage: {exc}")
         return EXIT_UNAVAILABLE

@@ -92,14 +92,16 @@ class Indexer:
         try:
             for done, stat in enumerate(todo, start=1):
                 if should_stop():
+                    self._flush()
                     return result
                 record = known.get(stat.rel)
                 self._index_file(stat, record.hash if record else None, result)
                 if len(self._pending) >= BATCH_FILES or self._due():
                     self._flush()
                 report(done, len(todo))
-        finally:
             self._flush()
+        finally:
+            self._pending = []  # a batch that failed is not written by a later pass
         self.last_scan = current
         if self.embedder is not None and result.embedding_error is None:
             result.embedding_error = self.backfill(should_stop)
@@ -111,9 +113,13 @@ class Indexer:
     def _check_identity(self, rebuild: bool) -> None:
         """Start over when asked, or when the folder moved; drop vectors of another model."""
         root = str(self.root)
-        if rebuild or self.store.meta("root") != root:
+        stored_root = self.store.meta("root")
+        if rebuild or stored_root != root:
+            if stored_root is not None and stored_root != root:
+                log.warning("the index was made from %s, not %s: starting over", stored_root, root)
+            self.store.set_meta(complete=None)  # first: a crash between the two is not "ready"
             self.store.clear()
-            self.store.set_meta(root=root, complete=None)
+            self.store.set_meta(root=root)
         identity = self.embedder.identity if self.embedder else None
         stored = self.store.meta("embedder")
         if identity is not None and stored != identity:

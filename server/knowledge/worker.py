@@ -75,13 +75,16 @@ class BaseWorker:
         self._on_status = on_status
         self._watch_interval = watch_interval
         self._lock = threading.Lock()
-        self._status = BaseStatus()
+        # a shared base is someone else's until this replica takes its lease
+        self._status = BaseStatus(indexed_here=not store.shared)
         self._stop = threading.Event()
         self._wake = threading.Event()
         self._rebuild = False
         self._sync_error: str | None = None
         self._published = 0.0
         self._shared = 0.0  # when the holder last wrote its status for the other replicas
+        self._holding = False  # this worker holds the base's lease (always, for SQLite)
+        self._took_lease = False  # ... and took it since the last pass started
         self._retry_at: float | None = None  # set while the last pass failed
         self._thread: threading.Thread | None = None
 
@@ -128,31 +131,49 @@ class BaseWorker:
         self._wake.set()
 
     def _run(self) -> None:
+        try:
+            self._loop()
+        finally:  # however the thread ends, a shared base's lease goes back with the index
+            self.store.close()
+
+    def _loop(self) -> None:
         first = True
         next_git = 0.0
         while not self._stop.is_set():
-            if not self._holds_lease():
-                first = True  # whoever takes the lease starts with a whole pass
+            try:
+                next_git = self._step(first, next_git)
+                first = False
+            except Exception as exc:  # nothing may end the thread while it holds the index
+                log.warning("knowledge base %s: %s", self.name, exc, exc_info=True)
+                self._holding = False
+                self._set(state="error", message=f"indexing failed: {exc}")
                 self._wake.wait(FOLLOW_INTERVAL)
                 self._wake.clear()
-                continue
-            with self._lock:
-                rebuild, self._rebuild = self._rebuild, False
-            rebuild = self._asked_to_rebuild() or rebuild
-            work = first or rebuild
-            git = self.config.git
-            if git is not None and (work or time.monotonic() >= next_git):
-                next_git = time.monotonic() + git.poll_interval_seconds
-                work = self._sync(git.repo_url, git.branch) or work
-            elif git is None and self.config.watch and not work:
-                work = self._changed()
-            if work and Path(self.config.path).is_dir():
-                self._index(rebuild)
-            elif work and self._sync_error is None:
-                self._set(state="error", message=f"the folder {self.config.path} does not exist")
-            first = False
-            self._wake.wait(self._timeout(next_git))
+
+    def _step(self, first: bool, next_git: float) -> float:
+        """One round: index what needs it (when this replica holds the base), then wait."""
+        if not self._holds_lease():
+            self._wake.wait(FOLLOW_INTERVAL)
             self._wake.clear()
+            return next_git
+        with self._lock:
+            rebuild, self._rebuild = self._rebuild, False
+        rebuild = self._asked_to_rebuild() or rebuild
+        work = first or rebuild or self._took_lease  # a (re)taken lease starts with a pass
+        self._took_lease = False
+        git = self.config.git
+        if git is not None and (work or time.monotonic() >= next_git):
+            next_git = time.monotonic() + git.poll_interval_seconds
+            work = self._sync(git.repo_url, git.branch) or work
+        elif git is None and self.config.watch and not work:
+            work = self._changed()
+        if work and Path(self.config.path).is_dir():
+            self._index(rebuild)
+        elif work and self._sync_error is None:
+            self._set(state="error", message=f"the folder {self.config.path} does not exist")
+        self._wake.wait(self._timeout(next_git))
+        self._wake.clear()
+        return next_git
 
     def _timeout(self, next_git: float) -> float | None:
         if self.config.git is not None:
@@ -169,12 +190,16 @@ class BaseWorker:
         """Whether this replica indexes the base; if not, show what the holder reports."""
         try:
             if self.store.take_lease():
-                if not self.status.indexed_here:
-                    log.info("knowledge base %s: this replica indexes it now", self.name)
-                    self._set(indexed_here=True, message="taking over the index")
+                if not self._holding:
+                    self._holding = self._took_lease = True
+                    if self.store.shared:
+                        log.info("knowledge base %s: this replica indexes it now", self.name)
+                        self._set(indexed_here=True, message="taking over the index")
                 return True
+            self._holding = False
             self._follow()
         except StorageError as exc:
+            self._holding = False
             self._set(state="error", message=exc.message)
         return False
 
@@ -184,6 +209,8 @@ class BaseWorker:
         try:
             holder = json.loads(self.store.meta("status") or "{}")
         except ValueError:
+            holder = {}
+        if not isinstance(holder, dict):
             holder = {}
         state = holder.get("state") if holder.get("state") in STATES else None
         said = holder.get("message")
@@ -264,15 +291,26 @@ class BaseWorker:
             )
         except IndexLeaseLost:
             log.info("knowledge base %s: the index lease was lost; following", self.name)
+            self._holding = False
             self._set(indexed_here=False, message="the index lease was lost")
             return
         except Exception as exc:  # a broken folder or index must not end the thread
+            if self.store.shared and isinstance(exc, StorageError):
+                # the shared database went away mid-pass, and the lease with its connection:
+                # whoever takes it next (this replica, once the database is back) passes again
+                self._holding = False
+                self._set(state="error", message=exc.message)
+                return
             log.warning("knowledge base %s: indexing failed", self.name, exc_info=True)
             self._retry_at = time.monotonic() + RETRY_SECONDS
             self._set(state="error", message=f"indexing failed: {exc}")
             return
         self._retry_at = None
-        files, chunks = self.store.counts()
+        try:
+            files, chunks = self.store.counts()
+        except StorageError as exc:
+            self._set(state="error", message=exc.message)
+            return
         self._set(files=files, chunks=chunks)
         if result.complete:
             self._finished(result)

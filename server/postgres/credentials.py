@@ -19,6 +19,12 @@ from server.sessions.store import StorageError
 DEFAULT_NAME = "storage"  # the keyring name ``traymind storage password`` uses by default
 
 
+def keyring_entry(name: str) -> str:
+    """Where a database password named ``name`` is kept among the provider keys: under a
+    prefix of its own, so no model's ``api_key_keyring`` sends it to a provider by chance."""
+    return f"database.{name}"
+
+
 def has_password(url: str) -> bool:
     """Whether the connection string already carries a password (a URL's ``user:pw@``)."""
     from psycopg.conninfo import conninfo_to_dict
@@ -37,10 +43,11 @@ def with_password(
     keyring cannot give it."""
     if not keyring_name or has_password(url) or os.environ.get("PGPASSWORD"):
         return url
+    import psycopg
     from psycopg.conninfo import make_conninfo
 
     try:
-        password = get_provider_key(keyring_name, backend, data_dir)
+        password = get_provider_key(keyring_entry(keyring_name), backend, data_dir)
     except (KeyStoreError, ValueError) as exc:
         raise StorageError(
             f"The database password is to come from the OS keyring (storage.password_keyring: "
@@ -52,4 +59,9 @@ def with_password(
             f"that name: store it with `traymind storage password --name {keyring_name}`, or "
             "set PGPASSWORD."
         )
-    return make_conninfo(url, password=password)
+    try:
+        return make_conninfo(url, password=password)
+    except psycopg.Error:  # its message repeats the URL
+        raise StorageError(
+            "The storage URL cannot be read: give it as postgresql://user@host:port/database."
+        ) from None

@@ -24,6 +24,25 @@ log = logging.getLogger(__name__)
 
 CONNECT_TIMEOUT = 5
 T = TypeVar("T")
+# A peer that vanishes without closing (power loss, a network cut) is noticed within
+# about half a minute on both sides: TCP keepalives after 10 s idle, 3 probes 5 s apart,
+# and a 30 s limit on unacknowledged data. The server's side matters most: until it
+# gives up, the dead replica's session holds its advisory locks (turns, index leases).
+KEEPALIVE = {"keepalives": 1, "keepalives_idle": 10, "keepalives_interval": 5,
+             "keepalives_count": 3, "tcp_user_timeout": 30000}  # fmt: skip
+SERVER_KEEPALIVE = (
+    "-c tcp_keepalives_idle=10 -c tcp_keepalives_interval=5 -c tcp_keepalives_count=3 "
+    "-c tcp_user_timeout=30000"
+)
+
+
+def liveness(url: str) -> dict[str, Any]:
+    """Connection keywords that make both ends notice a vanished peer (see KEEPALIVE);
+    the URL's own ``options``, if any, are kept."""
+    from psycopg.conninfo import conninfo_to_dict
+
+    own = conninfo_to_dict(url).get("options")
+    return {**KEEPALIVE, "options": f"{own} {SERVER_KEEPALIVE}" if own else SERVER_KEEPALIVE}
 
 
 class DatabaseUnavailable(StorageError):
@@ -33,19 +52,28 @@ class DatabaseUnavailable(StorageError):
 
 def describe(url: str) -> str:
     """``host:port/db`` of a URL, for the status and the log (never a password);
-    ``StorageError`` without the URL (it may hold one) when it cannot be read."""
+    ``StorageError`` without the URL (it may hold one) when it cannot be read, or when it
+    reads oddly (a password with an unencoded ``/`` or ``@`` makes libpq take part of it
+    for the host, the port or the database)."""
     import psycopg
     from psycopg.conninfo import conninfo_to_dict
 
+    unreadable = StorageError(
+        "The storage URL cannot be read: give it as postgresql://user@host:port/database, "
+        "with any '/', '@' or ':' in the password written as %2F, %40 or %3A."
+    )
     try:
         info = conninfo_to_dict(url)
     except psycopg.Error:
-        raise StorageError(
-            "The storage URL cannot be read: give it as postgresql://user@host:port/database."
-        ) from None
-    host = info.get("host") or "localhost"
-    port = info.get("port") or "5432"
-    return f"{host}:{port}/{info.get('dbname') or ''}"
+        raise unreadable from None
+    host = str(info.get("host") or "localhost")
+    port = str(info.get("port") or "5432")
+    dbname = str(info.get("dbname") or "")
+    odd_port = not port.replace(",", "").isdigit()  # "5432", or "5432,5433" for two hosts
+    odd_host = not host.startswith("/") and any(c in host for c in "@/")  # "/": a socket folder
+    if odd_port or odd_host or any(c in dbname for c in "@/"):
+        raise unreadable
+    return f"{host}:{port}/{dbname}"
 
 
 class Database:
@@ -85,6 +113,19 @@ class Database:
                 log.error("%s store query failed on %s: %s", self.what, self.where, exc)
                 raise StorageError(f"The {self.what} database refused a query: {exc}") from None
 
+    def run_if_connected(self, work: Callable[[Any], T]) -> T | None:
+        """``work(connection)`` only on the connection already open (None without one, or on
+        any error): for goodbyes, which must not connect, wait or log a loss."""
+        import psycopg
+
+        with self._lock:
+            if self._db is None or self._db.closed:
+                return None
+            try:
+                return work(self._db)
+            except psycopg.Error:
+                return None
+
     def _connect(self) -> Any:
         import psycopg
 
@@ -99,6 +140,7 @@ class Database:
                 autocommit=True,
                 connect_timeout=CONNECT_TIMEOUT,
                 application_name="traymind",
+                **liveness(self.url),
             )
             migrate(db)
         except psycopg.Error as exc:
@@ -115,7 +157,9 @@ class Database:
             f"The {self.what} database (PostgreSQL at {self.where}) cannot be reached; "
             "nothing was stored. Try again once it is back."
         )
-        log.error("%s (%s)", message, str(exc).strip().splitlines()[0] if str(exc) else exc)
+        reason = str(exc).strip().splitlines()[0] if str(exc) else exc
+        # once per outage as an error: callers retry every few seconds while it lasts
+        (log.debug if self._failing else log.error)("%s (%s)", message, reason)
         if self._db is not None:
             try:
                 self._db.close()

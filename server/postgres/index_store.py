@@ -19,7 +19,6 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable, Iterable, Sequence
-from contextlib import suppress
 from pathlib import Path
 from typing import Any
 
@@ -35,7 +34,6 @@ from server.knowledge.store import (
     embedding_text,
 )
 from server.postgres.database import Database
-from server.sessions.store import StorageError
 
 # ts_rank's weights, in the order {D, C, B, A}: path 0.25, text 0.5, heading 1.0
 WEIGHTS = "{0.1, 0.25, 0.5, 1.0}"
@@ -72,9 +70,11 @@ class PostgresIndexStore:
     def close(self) -> None:
         """Close both connections; the lease, if held, is released first, so another
         replica can take it at once (closing alone would release it too, a moment later)."""
-        if self._leased_on is not None:
-            with suppress(StorageError):  # the connection is gone: so is the lease
-                self._writer.run(lambda db: db.execute(UNLEASE, (self._lease_name,)))
+        leased = self._leased_on
+        if leased is not None:  # on the connection that holds it; never connect to say goodbye
+            self._writer.run_if_connected(
+                lambda db: db.execute(UNLEASE, (self._lease_name,)) if db is leased else None
+            )
         self._writer.close()
         self._reader.close()
         self._leased_on = None
@@ -176,7 +176,8 @@ class PostgresIndexStore:
             lambda db: db.execute(
                 "UPDATE knowledge_files SET size = %s, mtime_ns = %s WHERE base = %s AND path = %s",
                 (size, mtime_ns, self.base, rel),
-            )
+            ),
+            passages=False,  # no passage changed: the replicas keep their vectors
         )
 
     def replace_files(self, updates: Sequence[FileUpdate]) -> None:

@@ -33,7 +33,7 @@ from server.keys.client_keys import (
     verified,
 )
 from server.keys.files import now_iso
-from server.postgres.database import CONNECT_TIMEOUT, describe
+from server.postgres.database import CONNECT_TIMEOUT, describe, liveness
 from server.postgres.schema import migrate
 from server.security.auth import KeyMatch, key_fingerprint
 
@@ -85,6 +85,7 @@ class PostgresKeyStore:
                         autocommit=True,
                         connect_timeout=CONNECT_TIMEOUT,
                         application_name="traymind-keys",
+                        **liveness(self.url),
                     )
                     migrate(self._db)
                 return work(self._db)

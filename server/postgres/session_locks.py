@@ -22,7 +22,12 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-from server.postgres.database import DatabaseUnavailable, connection_dropped, describe
+from server.postgres.database import (
+    DatabaseUnavailable,
+    connection_dropped,
+    describe,
+    liveness,
+)
 from server.sessions import SessionLocks
 
 CONNECT_TIMEOUT = 5
@@ -91,7 +96,7 @@ class PostgresSessionLocks(SessionLocks):
             await db.close()  # the server closed it while idle (a restart): a new one
         try:
             return await psycopg.AsyncConnection.connect(
-                self.url, autocommit=True, connect_timeout=CONNECT_TIMEOUT
+                self.url, autocommit=True, connect_timeout=CONNECT_TIMEOUT, **liveness(self.url)
             )
         except psycopg.Error:
             raise self._unreachable() from None

@@ -32,8 +32,9 @@ CLOSED = "Error: Claude Code sessions are closed because the server is stopping.
 STDERR_LINES = 20  # the end of a CLI's stderr kept for error messages
 MIN_REAP_SECONDS = 0.05
 
-# Traymind's own settings the CLI (and the commands it runs) need not see.
-HIDDEN_ENV = ("OPENAI_COMPAT_API_KEYS",)
+# Traymind's own secrets the CLI (and the commands it runs) must not see: client keys,
+# and the shared database's URL and password (the URL may carry it).
+HIDDEN_ENV = ("OPENAI_COMPAT_API_KEYS", "TRAYMIND_STORAGE_URL", "PGPASSWORD", "PGPASSFILE")
 
 log = logging.getLogger(__name__)
 

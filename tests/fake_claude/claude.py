@@ -156,6 +156,11 @@ def main() -> None:
         cwd=os.getcwd(),
         resumed=RESUMED,
         traymind_keys=os.environ.get("OPENAI_COMPAT_API_KEYS"),  # must not reach Claude Code
+        database_secrets={  # nor the shared database's URL and password
+            name: os.environ.get(name)
+            for name in ("TRAYMIND_STORAGE_URL", "PGPASSWORD", "PGPASSFILE")
+            if os.environ.get(name)
+        },
         t=time.time(),
     )
     for line in sys.stdin:
