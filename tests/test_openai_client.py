@@ -89,3 +89,54 @@ async def copy_keeps_the_plain_body(upstream: Upstream) -> None:
     assert upstream.chat_requests[-1].body["messages"] == [{"role": "user", "content": "hi"}]
     assert upstream.chat_requests[-1].body["x_extra"] == 1  # the caller's extra body stays
     await client.close()
+
+
+async def replies(upstream: Upstream, client_class: type[AsyncOpenAI], *scripted: Reply) -> Any:
+    """What each client makes of the same replies: a completion, then a stream's chunks."""
+    client = client_class(api_key="x", base_url=upstream.base_url, max_retries=0)
+    upstream.script(*scripted)
+    ask = {"model": "m", "messages": [{"role": "user", "content": "hi"}]}
+    completion = await client.chat.completions.create(**ask)
+    stream = await client.chat.completions.create(**ask, stream=True)
+    chunks = [chunk async for chunk in stream]
+    await client.close()
+    return [type(completion), same(completion)], [same(c) for c in chunks]
+
+
+def same(reply: Any) -> dict[str, Any]:
+    """A parsed reply without what differs between two requests (its id and time)."""
+    return {k: v for k, v in reply.model_dump().items() if k not in ("id", "created")}
+
+
+def test_completions_and_chunks_read_as_the_sdk_reads_them(upstream: Upstream) -> None:
+    calls = [("weather", {"city": "Lyon"}), ("weather", {"city": "Oslo"})]
+    for scripted in [
+        (Reply.text("Sunny in Lyon."), Reply.text("Sunny, then rain, then sun again.")),
+        (Reply.tool_calls(calls), Reply.tool_calls(calls)),
+    ]:
+        sdk = asyncio.run(replies(upstream, AsyncOpenAI, *scripted))
+        ours = asyncio.run(replies(upstream, AsyncOpenAIChat, *scripted))
+        assert ours == sdk
+        assert len(ours[1]) > 3  # a real stream, chunk by chunk
+
+
+def test_a_sloppy_providers_completion_is_still_read(upstream: Upstream) -> None:
+    # no "created" and no "object", as some OpenAI-compatible servers answer
+    sloppy = (
+        '{"id": "x", "model": "m", "choices": [{"index": 0, "finish_reason": "stop",'
+        ' "message": {"role": "assistant", "content": "hi there"}}]}'
+    )
+    json_reply = Reply.error(200, body=sloppy, headers={"content-type": "application/json"})
+
+    async def read(client_class: type[AsyncOpenAI]) -> Any:
+        client = client_class(api_key="x", base_url=upstream.base_url, max_retries=0)
+        upstream.script(json_reply)
+        completion = await client.chat.completions.create(
+            model="m", messages=[{"role": "user", "content": "hi"}]
+        )
+        await client.close()
+        return completion
+
+    sdk, ours = asyncio.run(read(AsyncOpenAI)), asyncio.run(read(AsyncOpenAIChat))
+    assert ours.choices[0].message.content == "hi there"
+    assert ours.model_dump() == sdk.model_dump()
