@@ -97,4 +97,5 @@ def test_a_key_is_required_and_provider_failures_are_gateway_errors(tmp_path: Pa
     error = failed.json()["error"]
     assert set(error) == {"message", "type", "param", "code"}
     assert "cannot be reached" in error["message"] and dead in error["message"]
+    assert error["message"].startswith("The embeddings relay could not get an answer")
     assert raised.value.status_code == 502

@@ -168,4 +168,4 @@ def test_leader_failure_is_an_error_like_an_agents(tmp_path, upstream) -> None:
             model="team/super_team", messages=[{"role": "user", "content": "x"}]
         )
     assert info.value.status_code == 502
-    assert "team/super_team" in info.value.message
+    assert "Team 'super_team' could not get an answer" in info.value.message

@@ -19,7 +19,7 @@ from server.providers import failures as fail
 from server.providers.credentials import resolve_api_key
 from server.providers.endpoints import base_url, http_timeout
 
-LABEL = "embeddings"
+LABEL = "the embeddings relay"  # in sentences: "The embeddings relay could not..."
 
 
 def parse_embeddings(body: dict[str, Any]) -> tuple[str, dict[str, Any]]:

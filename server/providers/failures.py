@@ -14,7 +14,15 @@ from server.errors import ProviderError, ProviderRateLimited, ProviderTimeout, T
 
 
 def where(agent_id: str, base_url: str) -> str:
-    return f"Agent '{agent_id}' could not get an answer from its model provider at {base_url}"
+    """Who failed where: an agent (``general``), a team (``team/support``), or a part of
+    Traymind named in words (``the embeddings relay``: ids never hold spaces)."""
+    if " " in agent_id:
+        who = agent_id[0].upper() + agent_id[1:]
+    elif agent_id.startswith("team/"):
+        who = f"Team '{agent_id.removeprefix('team/')}'"
+    else:
+        who = f"Agent '{agent_id}'"
+    return f"{who} could not get an answer from its model provider at {base_url}"
 
 
 def rate_limited(agent_id: str, base_url: str, retry_after: str | None) -> ProviderRateLimited:
