@@ -62,7 +62,7 @@ class DirectChat:
                 base_url=base_url,
                 timeout=http_timeout(timeout),
                 limits=httpx.Limits(max_connections=MAX_CONNECTIONS, max_keepalive_connections=100),
-                trust_env=False,
+                trust_env=True,  # HTTPS_PROXY / NO_PROXY, as the provider SDKs honour them
                 verify=tls_context(),
             )
         return client

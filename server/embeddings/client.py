@@ -43,7 +43,8 @@ class HttpEmbedder:
         self.base_url = base_url.rstrip("/")
         self.model_id = model_id
         self._headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
-        self._client = httpx.Client(trust_env=False, verify=tls_context(), headers=self._headers)
+        # trust_env: HTTPS_PROXY / NO_PROXY, as the provider SDKs honour them
+        self._client = httpx.Client(trust_env=True, verify=tls_context(), headers=self._headers)
 
     @property
     def identity(self) -> str:
