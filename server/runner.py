@@ -443,6 +443,11 @@ class ServerHandle:
         state, loop = self.state, self._loop
         assert state is not None and state.config_path is not None
         config = load_config(state.config_path)
+        if config.storage != state.generation.config.storage:
+            log.warning(
+                "storage changed in %s: the server keeps its database until it restarts",
+                state.config_path,
+            )
         if state.knowledge is not None:
             state.knowledge.update(config)
         if state.memory is not None:

@@ -69,6 +69,8 @@ class ServerState:
         self.store.report = self.report_storage
         if self.memory is not None:
             self.memory.store.report = self.report_storage
+        if hasattr(self.locks, "report"):  # across replicas, the locks live in the database
+            self.locks.report = self.report_storage
 
     def report_storage(self, state: str, message: str) -> None:
         """The ``storage`` status extra: ``ok``, or ``error`` with one sentence saying why."""

@@ -89,3 +89,14 @@ def test_garbage_before_the_first_byte_is_a_502(tmp_path, upstream, stream) -> N
             )
     assert info.value.status_code == 502
     assert "could not read" in info.value.message
+
+
+def test_a_changed_storage_waits_for_a_restart_and_says_so(tmp_path, upstream, caplog) -> None:
+    config = agent_config(upstream.base_url)
+    with running_server(tmp_path, config, env=ENV) as handle:
+        reload_with(handle, tmp_path, {**config, "storage": {"url": "postgresql://app@db/x"}})
+        upstream.script(Reply.text("still on SQLite"))
+        assert ask(handle, "hi").choices[0].message.content == "still on SQLite"
+    assert any(
+        "storage changed" in r.getMessage() and r.levelname == "WARNING" for r in caplog.records
+    )

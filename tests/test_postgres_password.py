@@ -142,3 +142,71 @@ def test_a_password_that_would_be_misread_is_refused_without_showing_it(
     err = refused.proc.stderr.read() if refused.proc.stderr else ""
     assert "TRAYMIND_STORAGE_URL is not usable" in err and "%2F" in err
     assert "s3cr" not in err and "et@" not in err and "Traceback" not in err
+
+
+def test_a_password_as_a_url_parameter_is_a_config_error_too(tmp_path: Path) -> None:
+    from server.config import ConfigError, load_config
+
+    path = write_config(
+        tmp_path, {"storage": {"url": "postgresql://app@db/traymind?sslmode=require&password=s3"}}
+    )
+    with pytest.raises(ConfigError) as caught:
+        load_config(path)
+    assert "a password does not belong in config.yaml" in str(caught.value)
+    assert "s3" not in str(caught.value).replace("https", "")
+
+
+def test_a_model_cannot_send_a_database_password_as_its_key(tmp_path: Path) -> None:
+    from server.config import ConfigError, parse_config
+
+    with pytest.raises(ConfigError, match="never sent to a model provider"):
+        parse_config(
+            {
+                "models": {"default": {"provider": "openai", "id": "m",
+                                       "api_key_keyring": "database.team-db"}},
+                "agents": {"a": {}},
+            }
+        )  # fmt: skip
+
+
+def test_without_the_driver_the_commands_say_what_to_install(tmp_path: Path) -> None:
+    # the outside world without psycopg: its import fails, as on an install without the extra
+    blocked = "import sys; sys.modules['psycopg'] = None; from server.cli.main import main; "
+    config = write_config(tmp_path, {"storage": {"url": "postgresql://app@db/traymind"},
+                                     "agents": {"a": {}}})  # fmt: skip
+    for args in (["keys", "list"], ["serve", "--port", "0"]):
+        ran = subprocess.run(
+            [sys.executable, "-c", blocked + f"raise SystemExit(main({args!r}))"],
+            cwd=ROOT,
+            env={**env(), "TRAYMIND_CONFIG": str(config), "TRAYMIND_LOG_DIR": str(tmp_path)},
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert ran.returncode != 0, args
+        assert "pip install 'traymind[postgres]'" in ran.stderr, (args, ran.stderr)
+        assert "Traceback" not in ran.stderr, (args, ran.stderr)
+
+
+def test_a_refused_login_is_told_apart_from_a_database_away(
+    tmp_path: Path, upstream: Upstream, guarded: str
+) -> None:
+    config = write_config(
+        tmp_path, {**agent_config(upstream.base_url), "storage": {"url": guarded}}
+    )
+    refused = serve(config, tmp_path / "data")  # no password anywhere
+    refused.proc.wait(30)
+    err = refused.proc.stderr.read() if refused.proc.stderr else ""
+    assert refused.proc.returncode != 0
+    assert "refused the login: check the password" in err and "Traceback" not in err
+    missing = write_config(
+        tmp_path,
+        {
+            **agent_config(upstream.base_url),
+            "storage": {"url": guarded.replace("/postgres", "/nodb")},
+        },
+    )
+    gone = serve(missing, tmp_path / "data", {"PGPASSWORD": PASSWORD})
+    gone.proc.wait(30)
+    err = gone.proc.stderr.read() if gone.proc.stderr else ""
+    assert "does not exist on that server" in err and PASSWORD not in err

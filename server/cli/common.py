@@ -11,10 +11,21 @@ EXIT_FAILED = 1
 EXIT_UNAVAILABLE = 2
 
 
-def add_data_dir(parser: argparse.ArgumentParser, *, config: bool = True) -> None:
+def add_data_dir(
+    parser: argparse.ArgumentParser, *, config: bool = True, keystore: bool = False
+) -> None:
     if config:
         parser.add_argument("--config", metavar="PATH", help="config.yaml to use")
     parser.add_argument("--data-dir", metavar="DIR", help="data dir (default: $TRAYMIND_DATA_DIR)")
+    if keystore:
+        from server.keys.backends import BACKENDS
+
+        parser.add_argument(
+            "--keystore",
+            choices=BACKENDS,
+            help="where storage.password_keyring's password is kept: the OS keyring "
+            "(default, or $TRAYMIND_KEYSTORE) or the file in the data dir",
+        )
 
 
 def storage_url(

@@ -32,12 +32,12 @@ def add_kb_parser(subparsers: Any) -> None:
     actions = kb.add_subparsers(dest="kb_command", metavar="ACTION", required=True)
     reindex = actions.add_parser("reindex", help="rebuild a knowledge base's index (or all)")
     reindex.add_argument("name", nargs="?", metavar="NAME", help="a key under knowledge_bases")
-    add_data_dir(reindex)
+    add_data_dir(reindex, keystore=True)
     search = actions.add_parser("search", help="print the passages a query finds")
     search.add_argument("name", metavar="NAME", help="a key under knowledge_bases")
     search.add_argument("query", metavar="QUERY", help="what to look for")
     search.add_argument("-k", "--top-k", type=int, default=5, help="passages to show (5)")
-    add_data_dir(search)
+    add_data_dir(search, keystore=True)
 
 
 def run_kb(args: argparse.Namespace) -> int:
@@ -59,7 +59,7 @@ def run_kb(args: argparse.Namespace) -> int:
         return EXIT_FAILED
     embedder = _embedder(config)
     try:
-        shared = storage_url(args.config, args.data_dir)
+        shared = storage_url(args.config, args.data_dir, args.keystore)
         if args.kb_command == "search":
             return _search(args.name, data_dir, shared, args.query, args.top_k, embedder)
         failed = [name for name in names if not _reindex(name, config, data_dir, shared, embedder)]

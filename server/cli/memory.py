@@ -27,17 +27,17 @@ def add_memory_parser(subparsers: Any) -> None:
     actions = memory.add_subparsers(dest="memory_command", metavar="ACTION", required=True)
     listing = actions.add_parser("list", help="list an agent's memories, newest first")
     listing.add_argument("agent", metavar="AGENT", help="the agent's id")
-    add_data_dir(listing)
+    add_data_dir(listing, keystore=True)
     forget = actions.add_parser("forget", help="delete one memory")
     forget.add_argument("agent", metavar="AGENT", help="the agent's id")
     forget.add_argument("memory_id", metavar="ID", type=int, help="the memory's id (see list)")
-    add_data_dir(forget)
+    add_data_dir(forget, keystore=True)
 
 
 def run_memory(args: argparse.Namespace) -> int:
     """Run a ``memory`` action; 0 done, 1 failed (no such memory)."""
     try:
-        url = storage_url(args.config, args.data_dir)
+        url = storage_url(args.config, args.data_dir, args.keystore)
     except (ConfigError, StorageError) as exc:
         note(f"traymind memory: {exc}")
         return EXIT_FAILED

@@ -76,6 +76,17 @@ class ModelConfig(Section):
     api_key_keyring: str | None = Field(  # the name of a key kept by set_provider_key
         default=None, pattern=r"^[A-Za-z0-9_.-]{1,64}$"
     )
+
+    @field_validator("api_key_keyring")
+    @classmethod
+    def _not_a_database_password(cls, value: str | None) -> str | None:
+        if value is not None and value.lower().startswith("database."):
+            raise ValueError(
+                "names starting with 'database.' hold database passwords "
+                "(traymind storage password), which are never sent to a model provider"
+            )
+        return value
+
     context_window: int | None = Field(default=None, gt=0)
     timeout_seconds: float = Field(default=120, gt=0)
     vision: bool | None = None  # takes images and PDFs; unset: only providers known to
@@ -329,7 +340,7 @@ class StorageConfig(Section):
 
     url: str | None = None  # postgresql://user@host:port/db; the password from the environment
     # or the OS keyring: the name it is kept under (``traymind storage password``)
-    password_keyring: str | None = None
+    password_keyring: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_.-]{1,55}$")
 
     @field_validator("url")
     @classmethod
@@ -339,13 +350,19 @@ class StorageConfig(Section):
         if not value.startswith(("postgresql://", "postgres://")):
             raise ValueError("must be a postgresql://user@host:port/database URL")
         credentials = value.split("://", 1)[1].split("@", 1)
-        if len(credentials) == 2 and ":" in credentials[0]:
+        query = value.split("?", 1)[1].lower() if "?" in value else ""
+        as_parameter = any(p.split("=", 1)[0] == "password" for p in query.split("&"))
+        if (len(credentials) == 2 and ":" in credentials[0]) or as_parameter:
             raise ValueError(
                 "a password does not belong in config.yaml; leave it out of the URL and keep it "
                 "in the OS keyring (storage.password_keyring and `traymind storage password`), "
                 "in PGPASSWORD or a ~/.pgpass entry, or give the whole URL in "
                 "TRAYMIND_STORAGE_URL"
             )
+        authority = value.split("://", 1)[1].split("/", 1)[0].rsplit("@", 1)[-1]
+        port = authority.rsplit("]", 1)[-1].rpartition(":")[2] if ":" in authority else ""
+        if port and not port.replace(",", "").isdigit():  # "5432", or "5432,5433" for two hosts
+            raise ValueError("the port must be a number: postgresql://user@host:5432/database")
         return value
 
 

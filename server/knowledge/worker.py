@@ -194,7 +194,7 @@ class BaseWorker:
                     self._holding = self._took_lease = True
                     if self.store.shared:
                         log.info("knowledge base %s: this replica indexes it now", self.name)
-                        self._set(indexed_here=True, message="taking over the index")
+                        self._set(indexed_here=True, message=None)
                 return True
             self._holding = False
             self._follow()

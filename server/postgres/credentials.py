@@ -12,8 +12,9 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from server.keys.backends import KeyStoreError
+from server.keys.backends import KeyStoreError, choose_backend
 from server.keys.provider_keys import get_provider_key
+from server.postgres.database import describe
 from server.sessions.store import StorageError
 
 DEFAULT_NAME = "storage"  # the keyring name ``traymind storage password`` uses by default
@@ -41,6 +42,7 @@ def with_password(
     """``url`` with the keyring's password added when ``keyring_name`` is set and neither
     the URL nor ``PGPASSWORD`` has one; ``StorageError`` (a sentence, no secret) when the
     keyring cannot give it."""
+    describe(url)  # the driver is there and the URL reads well, or a sentence
     if not keyring_name or has_password(url) or os.environ.get("PGPASSWORD"):
         return url
     import psycopg
@@ -54,10 +56,13 @@ def with_password(
             f"{keyring_name}), but it cannot be read: {exc}"
         ) from None
     if not password:
+        where = ""
+        if choose_backend(backend) == "file":  # the command must look where this server looks
+            where = f" --keystore file --data-dir {data_dir}" if data_dir else " --keystore file"
         raise StorageError(
             f"storage.password_keyring names '{keyring_name}', but no password is stored under "
-            f"that name: store it with `traymind storage password --name {keyring_name}`, or "
-            "set PGPASSWORD."
+            f"that name: store it with `traymind storage password --name {keyring_name}{where}`, "
+            "or set PGPASSWORD."
         )
     try:
         return make_conninfo(url, password=password)

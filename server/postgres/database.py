@@ -50,13 +50,23 @@ class DatabaseUnavailable(StorageError):
     code = "database_unavailable"
 
 
+NO_DRIVER = (
+    "PostgreSQL storage needs its driver, which is not installed: "
+    "pip install 'traymind[postgres]' (or psycopg[binary])."
+)
+
+
 def describe(url: str) -> str:
     """``host:port/db`` of a URL, for the status and the log (never a password);
     ``StorageError`` without the URL (it may hold one) when it cannot be read, or when it
     reads oddly (a password with an unencoded ``/`` or ``@`` makes libpq take part of it
-    for the host, the port or the database)."""
-    import psycopg
-    from psycopg.conninfo import conninfo_to_dict
+    for the host, the port or the database). Every store starts here, so a missing
+    driver is a sentence here too."""
+    try:
+        import psycopg
+        from psycopg.conninfo import conninfo_to_dict
+    except ImportError:
+        raise StorageError(NO_DRIVER) from None
 
     unreadable = StorageError(
         "The storage URL cannot be read: give it as postgresql://user@host:port/database, "
@@ -153,7 +163,7 @@ class Database:
         return db
 
     def _unavailable(self, exc: BaseException) -> DatabaseUnavailable:
-        message = (
+        message = refusal(exc, self.what, self.where) or (
             f"The {self.what} database (PostgreSQL at {self.where}) cannot be reached; "
             "nothing was stored. Try again once it is back."
         )
@@ -172,6 +182,24 @@ class Database:
     def _tell(self, state: str, message: str) -> None:
         if self.report is not None:
             self.report(state, message)
+
+
+def refusal(exc: BaseException, what: str, where: str) -> str | None:
+    """The sentence for a server that answered but refused us (a login, a missing
+    database), which waiting will not fix; None for anything else."""
+    text = str(exc)
+    if "password authentication failed" in text or "no password supplied" in text:
+        return (
+            f"The {what} database (PostgreSQL at {where}) refused the login: check the "
+            "password (PGPASSWORD, the keyring's storage.password_keyring, or the URL in "
+            "TRAYMIND_STORAGE_URL) and the user name."
+        )
+    if "does not exist" in text and "database" in text:
+        return (
+            f"The {what} database (PostgreSQL at {where}) does not exist on that server: "
+            "create it (createdb), or fix the database name in the URL."
+        )
+    return None
 
 
 def connection_dropped(db: Any) -> bool:

@@ -18,7 +18,7 @@ releases whatever it held.
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -44,6 +44,8 @@ class PostgresSessionLocks(SessionLocks):
         self.url = url
         self._idle: list[Any] = []  # connections holding no lock, for the next turns
         self._closing = False
+        self.report: Callable[[str, str], None] | None = None  # the status hub's "storage"
+        self._failing = False
 
     async def aclose(self) -> None:
         """Close the idle connections (at shutdown); a turn that ends later closes its own."""
@@ -95,14 +97,25 @@ class PostgresSessionLocks(SessionLocks):
                 return db
             await db.close()  # the server closed it while idle (a restart): a new one
         try:
-            return await psycopg.AsyncConnection.connect(
+            db = await psycopg.AsyncConnection.connect(
                 self.url, autocommit=True, connect_timeout=CONNECT_TIMEOUT, **liveness(self.url)
             )
         except psycopg.Error:
             raise self._unreachable() from None
+        if self._failing:
+            self._failing = False
+            self._tell("ok", "Conversations are saved.")
+        return db
 
     def _unreachable(self) -> DatabaseUnavailable:
-        return DatabaseUnavailable(
+        message = (
             f"The conversation database (PostgreSQL at {describe(self.url)}) cannot be "
             "reached; nothing was stored. Try again once it is back."
         )
+        self._failing = True
+        self._tell("error", message)
+        return DatabaseUnavailable(message)
+
+    def _tell(self, state: str, message: str) -> None:
+        if self.report is not None:
+            self.report(state, message)
