@@ -163,10 +163,7 @@ class Database:
         return db
 
     def _unavailable(self, exc: BaseException) -> DatabaseUnavailable:
-        message = refusal(exc, self.what, self.where) or (
-            f"The {self.what} database (PostgreSQL at {self.where}) cannot be reached; "
-            "nothing was stored. Try again once it is back."
-        )
+        message = unavailable(exc, self.what, self.where)
         reason = str(exc).strip().splitlines()[0] if str(exc) else exc
         # once per outage as an error: callers retry every few seconds while it lasts
         (log.debug if self._failing else log.error)("%s (%s)", message, reason)
@@ -182,6 +179,15 @@ class Database:
     def _tell(self, state: str, message: str) -> None:
         if self.report is not None:
             self.report(state, message)
+
+
+def unavailable(exc: BaseException, what: str, where: str) -> str:
+    """What a failed connection means, in one sentence: refused (a login, a missing
+    database), or not reached (try again later)."""
+    return refusal(exc, what, where) or (
+        f"The {what} database (PostgreSQL at {where}) cannot be reached; nothing was stored. "
+        "Try again once it is back."
+    )
 
 
 def refusal(exc: BaseException, what: str, where: str) -> str | None:

@@ -27,6 +27,7 @@ from server.postgres.database import (
     connection_dropped,
     describe,
     liveness,
+    unavailable,
 )
 from server.sessions import SessionLocks
 
@@ -71,8 +72,8 @@ class PostgresSessionLocks(SessionLocks):
         try:
             try:
                 await db.execute(LOCK, (name,))
-            except psycopg.OperationalError:
-                raise self._unreachable() from None
+            except psycopg.OperationalError as exc:
+                raise self._unreachable(exc) from None
             try:
                 yield
             finally:
@@ -100,18 +101,15 @@ class PostgresSessionLocks(SessionLocks):
             db = await psycopg.AsyncConnection.connect(
                 self.url, autocommit=True, connect_timeout=CONNECT_TIMEOUT, **liveness(self.url)
             )
-        except psycopg.Error:
-            raise self._unreachable() from None
+        except psycopg.Error as exc:
+            raise self._unreachable(exc) from None
         if self._failing:
             self._failing = False
             self._tell("ok", "Conversations are saved.")
         return db
 
-    def _unreachable(self) -> DatabaseUnavailable:
-        message = (
-            f"The conversation database (PostgreSQL at {describe(self.url)}) cannot be "
-            "reached; nothing was stored. Try again once it is back."
-        )
+    def _unreachable(self, exc: BaseException) -> DatabaseUnavailable:
+        message = unavailable(exc, "conversation", describe(self.url))
         self._failing = True
         self._tell("error", message)
         return DatabaseUnavailable(message)
