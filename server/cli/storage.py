@@ -31,12 +31,7 @@ def add_storage_parser(subparsers: Any) -> None:
     password.add_argument(
         "--name", help="the keyring name (default: storage.password_keyring, else 'storage')"
     )
-    password.add_argument(
-        "--keystore",
-        choices=["keyring", "file"],
-        help="keyring (default) or the plaintext file fallback in the data dir",
-    )
-    add_data_dir(password)
+    add_data_dir(password, keystore=True)
 
 
 def run_storage(args: argparse.Namespace) -> int:

@@ -188,7 +188,7 @@ class KnowledgeService:
                 "path": base.path,
                 "git": base.git.repo_url if base.git else None,
                 "semantic": self._embedder is not None,
-                "index": getattr(worker.store, "path", None) if worker.store.shared else None,
+                "index": str(worker.store.path) if worker.store.shared else None,
             }
         self._status.set_extra(STATUS_KEY, value)
 

@@ -143,12 +143,18 @@ class BaseWorker:
             try:
                 next_git = self._step(first, next_git)
                 first = False
+                continue
+            except StorageError as exc:
+                # the shared database is away, and the lease with its connection: whoever
+                # takes it next (this replica, once the database is back) passes again
+                message = exc.message
             except Exception as exc:  # nothing may end the thread while it holds the index
                 log.warning("knowledge base %s: %s", self.name, exc, exc_info=True)
-                self._holding = False
-                self._set(state="error", message=f"indexing failed: {exc}")
-                self._wake.wait(FOLLOW_INTERVAL)
-                self._wake.clear()
+                message = f"indexing failed: {exc}"
+            self._holding = False
+            self._set(state="error", message=message)
+            self._wake.wait(FOLLOW_INTERVAL)
+            self._wake.clear()
 
     def _step(self, first: bool, next_git: float) -> float:
         """One round: index what needs it (when this replica holds the base), then wait."""
@@ -188,19 +194,15 @@ class BaseWorker:
 
     def _holds_lease(self) -> bool:
         """Whether this replica indexes the base; if not, show what the holder reports."""
-        try:
-            if self.store.take_lease():
-                if not self._holding:
-                    self._holding = self._took_lease = True
-                    if self.store.shared:
-                        log.info("knowledge base %s: this replica indexes it now", self.name)
-                        self._set(indexed_here=True, message=None)
-                return True
-            self._holding = False
-            self._follow()
-        except StorageError as exc:
-            self._holding = False
-            self._set(state="error", message=exc.message)
+        if self.store.take_lease():
+            if not self._holding:
+                self._holding = self._took_lease = True
+                if self.store.shared:
+                    log.info("knowledge base %s: this replica indexes it now", self.name)
+                    self._set(indexed_here=True, message=None)
+            return True
+        self._holding = False
+        self._follow()
         return False
 
     def _follow(self) -> None:
@@ -294,23 +296,15 @@ class BaseWorker:
             self._holding = False
             self._set(indexed_here=False, message="the index lease was lost")
             return
+        except StorageError:
+            raise  # the shared database went away mid-pass: the loop's to handle
         except Exception as exc:  # a broken folder or index must not end the thread
-            if self.store.shared and isinstance(exc, StorageError):
-                # the shared database went away mid-pass, and the lease with its connection:
-                # whoever takes it next (this replica, once the database is back) passes again
-                self._holding = False
-                self._set(state="error", message=exc.message)
-                return
             log.warning("knowledge base %s: indexing failed", self.name, exc_info=True)
             self._retry_at = time.monotonic() + RETRY_SECONDS
             self._set(state="error", message=f"indexing failed: {exc}")
             return
         self._retry_at = None
-        try:
-            files, chunks = self.store.counts()
-        except StorageError as exc:
-            self._set(state="error", message=exc.message)
-            return
+        files, chunks = self.store.counts()
         self._set(files=files, chunks=chunks)
         if result.complete:
             self._finished(result)

@@ -27,13 +27,10 @@ def keyring_entry(name: str) -> str:
 
 
 def has_password(url: str) -> bool:
-    """Whether the connection string already carries a password (a URL's ``user:pw@``)."""
+    """Whether a readable connection string already carries a password."""
     from psycopg.conninfo import conninfo_to_dict
 
-    try:
-        return bool(conninfo_to_dict(url).get("password"))
-    except Exception:  # unreadable: the store says so, without the value
-        return False
+    return bool(conninfo_to_dict(url).get("password"))
 
 
 def with_password(
@@ -45,7 +42,6 @@ def with_password(
     describe(url)  # the driver is there and the URL reads well, or a sentence
     if not keyring_name or has_password(url) or os.environ.get("PGPASSWORD"):
         return url
-    import psycopg
     from psycopg.conninfo import make_conninfo
 
     try:
@@ -64,9 +60,4 @@ def with_password(
             f"that name: store it with `traymind storage password --name {keyring_name}{where}`, "
             "or set PGPASSWORD."
         )
-    try:
-        return make_conninfo(url, password=password)
-    except psycopg.Error:  # its message repeats the URL
-        raise StorageError(
-            "The storage URL cannot be read: give it as postgresql://user@host:port/database."
-        ) from None
+    return make_conninfo(url, password=password)  # readable: describe() parsed it

@@ -40,6 +40,10 @@ WEIGHTS = "{0.1, 0.25, 0.5, 1.0}"
 PASSAGE = "id, path, span_start, span_end, unit, heading, text"
 LEASE = "SELECT pg_try_advisory_lock(hashtextextended(%s, 0))"
 UNLEASE = "SELECT pg_advisory_unlock(hashtextextended(%s, 0))"
+SET_META = (
+    "INSERT INTO knowledge_meta VALUES (%s, %s, %s) "
+    "ON CONFLICT (base, key) DO UPDATE SET value = excluded.value"
+)
 
 
 def _text(value: str) -> str:
@@ -97,13 +101,7 @@ class PostgresIndexStore:
 
     def ask_rebuild(self) -> None:
         """Ask the lease holder (whichever replica) to rebuild the base from scratch."""
-        self._writer.run(
-            lambda db: db.execute(
-                "INSERT INTO knowledge_meta VALUES (%s, 'rebuild', %s) "
-                "ON CONFLICT (base, key) DO UPDATE SET value = excluded.value",
-                (self.base, str(time.time())),
-            )
-        )
+        self._writer.run(lambda db: db.execute(SET_META, (self.base, "rebuild", str(time.time()))))
 
     def _write(self, work: Callable[[Any], None], *, passages: bool = True) -> None:
         """``work`` in one transaction, by the lease holder only; one that changes
@@ -144,11 +142,7 @@ class PostgresIndexStore:
                         "DELETE FROM knowledge_meta WHERE base = %s AND key = %s", (self.base, key)
                     )
                 else:
-                    db.execute(
-                        "INSERT INTO knowledge_meta VALUES (%s, %s, %s) "
-                        "ON CONFLICT (base, key) DO UPDATE SET value = excluded.value",
-                        (self.base, key, value),
-                    )
+                    db.execute(SET_META, (self.base, key, value))
 
         self._write(work, passages=False)
 
